@@ -1,0 +1,105 @@
+"""Connections to the engines named in profiles.yml, and moving tables between them."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from cio_privacy.errors import UsageError
+from cio_privacy.profiles import Target
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# The raw contract (contracts.md), in Spark SQL types; DuckDB gets the same
+# columns from the generator.
+RAW_TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "privacy_events": {
+        "event_id": "string",
+        "user_id": "string",
+        "event_type": "string",
+        "event_subtype": "string",
+        "status": "string",
+        "reason": "string",
+        "requested_by": "string",
+        "event_timestamp": "timestamp",
+        "processed_at": "timestamp",
+        "metadata": "map<string,string>",
+    },
+    "user_profiles": {
+        "user_id": "string",
+        "email": "string",
+        "phone": "string",
+        "first_name": "string",
+        "last_name": "string",
+        "country": "string",
+        "created_at": "timestamp",
+        "updated_at": "timestamp",
+        "last_active_at": "timestamp",
+    },
+    "customer_events": {
+        "event_id": "string",
+        "user_id": "string",
+        "event_name": "string",
+        "data_category": "string",
+        "occurred_at": "timestamp",
+    },
+}
+
+
+def duckdb_path(target: Target) -> Path:
+    return Path(str(target.settings.get("path", ".local/customerio_privacy.duckdb")))
+
+
+def connect_duckdb(target: Target, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = duckdb_path(target)
+    if read_only and not path.exists():
+        raise UsageError(f"no DuckDB database at {path}; run 'make demo' or 'dbt build' first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        raise UsageError(f"cannot open {path}: {str(error).splitlines()[0]}") from None
+
+
+def spark_session(target: Target) -> SparkSession:
+    """A session configured as dbt-spark's `method: session` configures it."""
+    from pyspark.sql import SparkSession
+
+    builder: Any = SparkSession.builder.appName("cio-privacy").enableHiveSupport()
+    for key, value in (target.settings.get("server_side_parameters") or {}).items():
+        builder = builder.config(str(key), str(value))
+    # dbt-spark forces this; the same SQL must see the same semantics here.
+    builder = builder.config("spark.sql.ansi.enabled", "false")
+    return builder.getOrCreate()  # type: ignore[no-any-return]
+
+
+def copy_tables_to_spark(
+    source: duckdb.DuckDBPyConnection,
+    spark: SparkSession,
+    *,
+    source_schema: str,
+    target_schema: str,
+    tables: Iterable[str] = RAW_TABLE_COLUMNS,
+) -> dict[str, int]:
+    """Copies DuckDB tables into Spark tables of the raw contract's types, through parquet."""
+    counts: dict[str, int] = {}
+    spark.sql(f"create database if not exists {target_schema}")
+    with tempfile.TemporaryDirectory(prefix="cio-privacy-") as scratch:
+        for table in tables:
+            file = Path(scratch) / f"{table}.parquet"
+            source.execute(f"copy {source_schema}.{table} to '{file}' (format parquet)")
+            columns = [
+                f"cast({column} as {data_type}) as {column}"
+                for column, data_type in RAW_TABLE_COLUMNS[table].items()
+            ]
+            frame = spark.read.parquet(str(file)).selectExpr(*columns)
+            frame.write.mode("overwrite").format("parquet").saveAsTable(
+                f"{target_schema}.{table}"
+            )
+            counts[table] = spark.table(f"{target_schema}.{table}").count()
+    return counts

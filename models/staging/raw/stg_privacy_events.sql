@@ -1,0 +1,176 @@
+{#
+    Every raw privacy row, cleaned, with its fate decided once:
+    - R1: rows sharing an event_id are one event; the latest processed_at wins,
+      the others are marked 'duplicate'.
+    - R2: a kept row that cannot be trusted is marked 'rejected' with exactly
+      one reason (the first that applies, in the order of privacy-rules.md).
+    Nothing is filtered here, so raw = accepted + rejected + duplicate holds by
+    construction and is tested (data-tests/assert_every_raw_event_accounted_for).
+#}
+{%- set vocabulary = privacy_vocabulary() -%}
+{%- set future_limit = timestamp_add('hour', var('future_tolerance_hours', 24), as_of()) -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'privacy_events') }}
+
+),
+
+cleaned as (
+
+    select
+        -- ids
+        nullif(trim(event_id), '') as event_id,
+        nullif(trim(user_id), '') as user_id,
+
+        -- strings
+        lower(nullif(trim(event_type), '')) as event_type,
+        nullif(trim(event_subtype), '') as event_subtype,
+        lower(nullif(trim(status), '')) as status,
+        lower(nullif(trim(reason), '')) as reason,
+        nullif(trim(requested_by), '') as requested_by,
+
+        -- timestamps
+        event_timestamp,
+        processed_at,
+
+        -- metadata, kept whole and with the keys the rules read pulled out
+        metadata,
+        nullif(trim(metadata['request_id']), '') as request_id,
+        lower(nullif(trim(metadata['regulation']), '')) as regulation_given,
+        nullif(trim(metadata['expires_at']), '') as expires_at_text,
+        lower(nullif(trim(metadata['bounce_type']), '')) as bounce_type,
+        lower(nullif(trim(metadata['exemption']), '')) as exemption,
+        nullif(trim(metadata['version']), '') as consent_version,
+        nullif(trim(metadata['purpose']), '') as consent_purpose,
+        nullif(trim(metadata['collection_method']), '') as collection_method,
+        nullif(trim(metadata['ip_address']), '') as ip_address,
+        nullif(trim(metadata['user_agent']), '') as user_agent
+
+    from source
+
+),
+
+typed as (
+
+    select
+        *,
+        -- the vocabulary's subtypes are lower-case words; hold and retention
+        -- subtypes are free text and kept as written
+        case
+            when event_type in ('consent', 'suppression', 'gdpr_request') then lower(event_subtype)
+            else event_subtype
+        end as event_subtype_clean,
+        try_cast(expires_at_text as timestamp) as expires_at
+    from cleaned
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        case
+            when event_id is null then 1
+            else row_number() over (
+                partition by event_id
+                order by
+                    processed_at desc nulls last,
+                    event_timestamp desc nulls last,
+                    user_id, event_type, event_subtype, status, reason, requested_by
+            )
+        end as delivery_rank
+    from typed
+
+),
+
+judged as (
+
+    select
+        *,
+        case
+            when delivery_rank > 1 then null
+            when event_id is null then 'missing_event_id'
+            when user_id is null then 'missing_user_id'
+            when event_type is null
+                or event_type not in {{ sql_values(vocabulary.keys() | list) }}
+                then 'unknown_event_type'
+            {% for event_type, rules in vocabulary.items() -%}
+            {%- if rules.subtypes %}
+            when event_type = '{{ event_type }}'
+                and (event_subtype_clean is null or event_subtype_clean not in {{ sql_values(rules.subtypes) }})
+                then 'invalid_subtype'
+            {%- endif %}
+            {%- endfor %}
+            when event_subtype_clean is null then 'invalid_subtype'
+            {% for event_type, rules in vocabulary.items() -%}
+            {%- if rules.statuses %}
+            when event_type = '{{ event_type }}'
+                and (status is null or status not in {{ sql_values(rules.statuses) }})
+                then 'invalid_status'
+            {%- endif %}
+            {%- endfor %}
+            when status is null then 'invalid_status'
+            when event_timestamp is null then 'missing_timestamp'
+            when event_timestamp > {{ future_limit }} then 'future_timestamp'
+            when event_type = 'gdpr_request' and request_id is null then 'missing_request_id'
+            when event_type = 'gdpr_request'
+                and regulation_given is not null
+                and regulation_given not in {{ sql_values(regulations()) }}
+                then 'unknown_regulation'
+            when expires_at_text is not null and expires_at is null then 'invalid_metadata'
+            when bounce_type is not null and bounce_type not in {{ sql_values(bounce_types()) }}
+                then 'invalid_metadata'
+            when exemption is not null and exemption not in {{ sql_values(gdpr_exemptions()) }}
+                then 'invalid_metadata'
+        end as rejection_reason
+    from deduplicated
+
+),
+
+final as (
+
+    select
+        -- ids
+        event_id,
+        user_id,
+        request_id,
+
+        -- strings
+        event_type,
+        event_subtype_clean as event_subtype,
+        status,
+        reason,
+        requested_by,
+        case
+            when event_type = 'gdpr_request' then coalesce(regulation_given, 'gdpr')
+        end as regulation,
+        bounce_type,
+        exemption,
+        consent_version,
+        consent_purpose,
+        collection_method,
+        ip_address,
+        user_agent,
+        case
+            when delivery_rank > 1 then 'duplicate'
+            when rejection_reason is not null then 'rejected'
+            else 'accepted'
+        end as disposition,
+        rejection_reason,
+
+        -- timestamps
+        event_timestamp,
+        processed_at,
+        expires_at,
+
+        -- the raw map, for rules that read other keys (rectify.<trait>)
+        metadata
+
+    from judged
+
+)
+
+select * from final
