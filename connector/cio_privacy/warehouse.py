@@ -98,8 +98,34 @@ def copy_tables_to_spark(
                 for column, data_type in RAW_TABLE_COLUMNS[table].items()
             ]
             frame = spark.read.parquet(str(file)).selectExpr(*columns)
-            frame.write.mode("overwrite").format("parquet").saveAsTable(
-                f"{target_schema}.{table}"
-            )
+            frame.write.mode("overwrite").format("parquet").saveAsTable(f"{target_schema}.{table}")
             counts[table] = spark.table(f"{target_schema}.{table}").count()
     return counts
+
+
+class Warehouse:
+    """Runs SQL on the target's engine and returns plain rows."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
+        self._spark: SparkSession | None = None
+        if target.type == "duckdb":
+            self._duckdb = connect_duckdb(target, read_only=True)
+        elif target.type == "spark":
+            self._spark = spark_session(target)
+        else:
+            raise UsageError(
+                f"target '{target.name}' ({target.type}) is not readable by this command yet; "
+                "use local or spark"
+            )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self._duckdb is not None:
+            return self._duckdb.execute(sql).fetchall()
+        assert self._spark is not None
+        return [tuple(row) for row in self._spark.sql(sql).collect()]
+
+    def close(self) -> None:
+        if self._duckdb is not None:
+            self._duckdb.close()

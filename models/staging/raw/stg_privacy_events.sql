@@ -79,10 +79,41 @@ deduplicated as (
                 order by
                     processed_at desc nulls last,
                     event_timestamp desc nulls last,
-                    user_id, event_type, event_subtype, status, reason, requested_by
+                    user_id asc, event_type asc, event_subtype asc, status asc,
+                    reason asc, requested_by asc
             )
         end as delivery_rank
     from typed
+
+),
+
+validated as (
+
+    select
+        *,
+        coalesce(event_type in {{ sql_values(vocabulary.keys() | list) }}, false) as is_known_type,
+        coalesce(
+            case event_type
+                {% for event_type, rules in vocabulary.items() if rules.subtypes %}
+                    when '{{ event_type }}' then event_subtype_clean in {{ sql_values(rules.subtypes) }}
+                {% endfor %}
+                else event_subtype_clean is not null
+            end,
+            false
+        ) as is_valid_subtype,
+        coalesce(
+            case event_type
+                {% for event_type, rules in vocabulary.items() if rules.statuses %}
+                    when '{{ event_type }}' then status in {{ sql_values(rules.statuses) }}
+                {% endfor %}
+                else status is not null
+            end,
+            false
+        ) as is_valid_status,
+        coalesce(bounce_type not in {{ sql_values(bounce_types()) }}, false)
+        or coalesce(exemption not in {{ sql_values(gdpr_exemptions()) }}, false)
+        or (expires_at_text is not null and expires_at is null) as has_invalid_metadata
+    from deduplicated
 
 ),
 
@@ -94,39 +125,19 @@ judged as (
             when delivery_rank > 1 then null
             when event_id is null then 'missing_event_id'
             when user_id is null then 'missing_user_id'
-            when event_type is null
-                or event_type not in {{ sql_values(vocabulary.keys() | list) }}
-                then 'unknown_event_type'
-            {% for event_type, rules in vocabulary.items() -%}
-            {%- if rules.subtypes %}
-            when event_type = '{{ event_type }}'
-                and (event_subtype_clean is null or event_subtype_clean not in {{ sql_values(rules.subtypes) }})
-                then 'invalid_subtype'
-            {%- endif %}
-            {%- endfor %}
-            when event_subtype_clean is null then 'invalid_subtype'
-            {% for event_type, rules in vocabulary.items() -%}
-            {%- if rules.statuses %}
-            when event_type = '{{ event_type }}'
-                and (status is null or status not in {{ sql_values(rules.statuses) }})
-                then 'invalid_status'
-            {%- endif %}
-            {%- endfor %}
-            when status is null then 'invalid_status'
+            when not is_known_type then 'unknown_event_type'
+            when not is_valid_subtype then 'invalid_subtype'
+            when not is_valid_status then 'invalid_status'
             when event_timestamp is null then 'missing_timestamp'
             when event_timestamp > {{ future_limit }} then 'future_timestamp'
             when event_type = 'gdpr_request' and request_id is null then 'missing_request_id'
-            when event_type = 'gdpr_request'
-                and regulation_given is not null
-                and regulation_given not in {{ sql_values(regulations()) }}
+            when
+                event_type = 'gdpr_request'
+                and not coalesce(regulation_given in {{ sql_values(regulations()) }}, true)
                 then 'unknown_regulation'
-            when expires_at_text is not null and expires_at is null then 'invalid_metadata'
-            when bounce_type is not null and bounce_type not in {{ sql_values(bounce_types()) }}
-                then 'invalid_metadata'
-            when exemption is not null and exemption not in {{ sql_values(gdpr_exemptions()) }}
-                then 'invalid_metadata'
+            when has_invalid_metadata then 'invalid_metadata'
         end as rejection_reason
-    from deduplicated
+    from validated
 
 ),
 

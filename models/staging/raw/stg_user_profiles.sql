@@ -39,7 +39,7 @@ ranked as (
         *,
         row_number() over (
             partition by user_id
-            order by updated_at desc nulls last, created_at desc nulls last, email, phone
+            order by updated_at desc nulls last, created_at desc nulls last, email asc, phone asc
         ) as version_rank
     from cleaned
     where user_id is not null

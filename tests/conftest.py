@@ -1,0 +1,98 @@
+"""Shared fixtures: a dbt runner in this process, and one Spark session per test run.
+
+A Spark session costs ~10 s to start and the embedded metastore allows one
+per process, so every Spark test shares the session this file creates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# PySpark turns timestamps into Python datetimes in the process's local zone;
+# the project's times are UTC, so the tests run in UTC.
+os.environ["TZ"] = "UTC"
+time.tzset()
+os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+
+REPO = Path(__file__).resolve().parent.parent
+# The generated world's "now" and the models' as_of, fixed so results are reproducible.
+WORLD_END = dt.datetime(2026, 11, 1)
+AS_OF = "2026-11-01 00:00:00"
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    results: list[Any]
+    target_path: Path
+
+    def failures(self) -> list[str]:
+        return [
+            f"{result.node.name}: {result.status} {result.message or ''}".strip()
+            for result in self.results
+            if str(result.status) not in ("success", "pass", "skipped")
+        ]
+
+
+def run_dbt(args: list[str], *, target: str, target_path: Path) -> DbtResult:
+    """dbt in this process (so Spark's session is shared), from the repo root."""
+    from dbt.cli.main import dbtRunner
+
+    cwd = Path.cwd()
+    os.chdir(REPO)
+    try:
+        outcome = dbtRunner().invoke(
+            [
+                *args,
+                "--target",
+                target,
+                "--profiles-dir",
+                str(REPO),
+                "--project-dir",
+                str(REPO),
+                "--target-path",
+                str(target_path),
+                "--log-path",
+                str(target_path / "logs"),
+                "--no-partial-parse",
+            ]
+        )
+    finally:
+        os.chdir(cwd)
+    results = list(outcome.result or []) if outcome.result is not None else []
+    if outcome.exception is not None:
+        raise outcome.exception
+    return DbtResult(success=outcome.success, results=results, target_path=target_path)
+
+
+@pytest.fixture(scope="session")
+def duckdb_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("duckdb") / "lakehouse.duckdb"
+    previous = os.environ.get("CIO_PRIVACY_DUCKDB_PATH")
+    os.environ["CIO_PRIVACY_DUCKDB_PATH"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("CIO_PRIVACY_DUCKDB_PATH", None)
+    else:
+        os.environ["CIO_PRIVACY_DUCKDB_PATH"] = previous
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from cio_privacy.profiles import load_target
+    from cio_privacy.warehouse import spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    os.environ["CIO_PRIVACY_SPARK_WAREHOUSE"] = str(warehouse)
+    session = spark_session(load_target("spark", REPO))
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
