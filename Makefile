@@ -27,7 +27,9 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cio-privacy demo --users $(DEMO_USERS)
+	$(BIN)/cio-privacy generate --users $(DEMO_USERS)
+	$(BIN)/dbt build
+	$(BIN)/cio-privacy summary
 
 test: lint test-python
 

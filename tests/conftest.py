@@ -7,6 +7,7 @@ per process, so every Spark test shares the session this file creates.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -14,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+from cio_privacy.generate import generate_lakehouse
+from cio_privacy.warehouse import copy_tables_to_spark
 
 # PySpark turns timestamps into Python datetimes in the process's local zone;
 # the project's times are UTC, so the tests run in UTC.
@@ -26,6 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 # The generated world's "now" and the models' as_of, fixed so results are reproducible.
 WORLD_END = dt.datetime(2026, 11, 1)
 AS_OF = "2026-11-01 00:00:00"
+DBT_VARS = ["--vars", json.dumps({"as_of": AS_OF})]
+# Small enough for CI, large enough that every kind of row appears.
+USERS = 2_000
+SEED = 7
 
 
 @dataclass
@@ -96,3 +104,23 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def duckdb_build(duckdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtResult:
+    with duckdb.connect(str(duckdb_path)) as con:
+        generate_lakehouse(con, users=USERS, seed=SEED, end=WORLD_END)
+    return run_dbt(
+        ["build", *DBT_VARS], target="local", target_path=tmp_path_factory.mktemp("dbt-local")
+    )
+
+
+@pytest.fixture(scope="session")
+def spark_build(
+    duckdb_build: DbtResult, duckdb_path: Path, spark: Any, tmp_path_factory: pytest.TempPathFactory
+) -> DbtResult:
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        copy_tables_to_spark(con, spark, source_schema="raw", target_schema="raw")
+    return run_dbt(
+        ["build", *DBT_VARS], target="spark", target_path=tmp_path_factory.mktemp("dbt-spark")
+    )

@@ -17,33 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from cio_privacy.generate import generate_lakehouse
-from cio_privacy.warehouse import copy_tables_to_spark
-from tests.conftest import AS_OF, WORLD_END, DbtResult, run_dbt
-
-USERS = 2_000
-SEED = 7
-DBT_VARS = ["--vars", json.dumps({"as_of": AS_OF})]
-
-
-@pytest.fixture(scope="module")
-def duckdb_build(duckdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtResult:
-    with duckdb.connect(str(duckdb_path)) as con:
-        generate_lakehouse(con, users=USERS, seed=SEED, end=WORLD_END)
-    return run_dbt(
-        ["build", *DBT_VARS], target="local", target_path=tmp_path_factory.mktemp("dbt-local")
-    )
-
-
-@pytest.fixture(scope="module")
-def spark_build(
-    duckdb_build: DbtResult, duckdb_path: Path, spark: Any, tmp_path_factory: pytest.TempPathFactory
-) -> DbtResult:
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        copy_tables_to_spark(con, spark, source_schema="raw", target_schema="raw")
-    return run_dbt(
-        ["build", *DBT_VARS], target="spark", target_path=tmp_path_factory.mktemp("dbt-spark")
-    )
+from tests.conftest import DbtResult
 
 
 def _models(build: DbtResult) -> dict[str, str]:
@@ -100,7 +74,7 @@ def test_every_model_has_identical_rows_on_duckdb_and_spark(
             assert sum(local_rows.values()) > 0, f"{model} is empty: the comparison proves nothing"
             only_local = local_rows - spark_rows
             only_spark = spark_rows - local_rows
-            assert not only_local and not only_spark, (
+            assert not only_local + only_spark, (
                 f"{model}: {sum(only_local.values())} rows only on DuckDB "
                 f"(e.g. {next(iter(only_local), None)}), {sum(only_spark.values())} only on "
                 f"Spark (e.g. {next(iter(only_spark), None)})"

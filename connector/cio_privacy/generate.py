@@ -1,0 +1,1391 @@
+"""Synthetic Customer.io privacy lakehouse, generated inside DuckDB.
+
+``generate_lakehouse`` writes three raw tables that look like a Customer.io
+export landed in a warehouse:
+
+* ``<schema>.privacy_events``: consent, suppression, GDPR/CCPA request,
+  legal-hold and data-retention events, with about 1% deliberately bad rows
+  (one defect each), about 0.5% redelivered duplicates and a little
+  whitespace/case noise;
+* ``<schema>.user_profiles``: one row per known user;
+* ``<schema>.customer_events``: behavioural events by data category.
+
+Everything is set-based SQL: no per-row Python. Randomness never comes from
+``random()`` (whose values depend on thread scheduling) but from ``hash`` of
+(row identity, salt, seed), so the table contents are a pure function of
+``(users, seed, end)`` whatever the number of threads. Row order is not
+guaranteed; compare contents, not order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import duckdb
+
+__all__ = ["STEPS", "GenerationSummary", "generate_lakehouse"]
+
+# Names passed to ``progress`` (once each, in this order, after the step finished).
+STEPS: tuple[str, ...] = (
+    "users",
+    "consent",
+    "suppression",
+    "gdpr_requests",
+    "legal_hold_and_retention",
+    "duplicates",
+    "user_profiles",
+    "customer_events",
+)
+
+DAY = 86_400
+BAD_RATE = 0.01  # share of privacy rows replaced by a row with exactly one defect
+DUP_RATE = 0.005  # share of privacy rows delivered twice
+NOISE_RATE = 0.002  # share of good rows with whitespace/case noise on type or status
+
+# Local event numbering: key = user index * 4096 + offset, unique per event.
+_KEY_STRIDE = 4096
+_OFF_CONSENT = 0  # + consent type * 32 + step (< 32)
+_OFF_SUPPRESSION = 256  # + story kind * 16 + step (< 16)
+_OFF_GDPR = 512  # + request * 16 + step
+_OFF_LEGAL = 640  # + hold * 16 + step
+_OFF_RETENTION = 704  # + step
+
+_GOLDEN = 0x9E3779B97F4A7C15  # odd: multiplication by it permutes 64-bit integers
+_GOLDEN_CEV = 0xD6E8FEB86659FD93
+_U64 = 1 << 64
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+COUNTRIES: tuple[tuple[str, float], ...] = (
+    ("US", 40),
+    ("GB", 12),
+    ("DE", 10),
+    ("FR", 8),
+    ("ES", 6),
+    ("IT", 6),
+    ("CA", 6),
+    ("NL", 5),
+    ("BR", 4),
+    ("AU", 3),
+)
+# country -> (E.164 prefix, number of random digits after it)
+_PHONE: dict[str, tuple[str, int]] = {
+    "US": ("+1555", 7),
+    "CA": ("+1555", 7),
+    "GB": ("+447700900", 3),
+    "DE": ("+49155", 8),
+    "FR": ("+33639", 6),
+    "ES": ("+34612", 6),
+    "IT": ("+39312", 7),
+    "NL": ("+31612", 6),
+    "BR": ("+55119", 8),
+    "AU": ("+61491570", 3),
+}
+# (display name, lower-case ASCII form used in e-mail addresses)
+FIRST_NAMES: tuple[tuple[str, str], ...] = tuple(
+    (n, n.lower())
+    for n in (
+        "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Mia Lucas Charlotte Mateo "
+        "Isabella Leon Ava Hugo Lea Finn Camille Louis Chloe Jan Sofia Luca Giulia "
+        "Marco Laura Pablo Lucia Daan Sanne Thiago Ana Gabriel Julia Jack Ruby Ethan "
+        "Grace Aiden Priya Arjun Mei Kenji Fatima Omar"
+    ).split()
+) + (("Zoë", "zoe"), ("José", "jose"), ("Anaïs", "anais"), ("Jürgen", "jurgen"))
+LAST_NAMES: tuple[tuple[str, str], ...] = tuple(
+    (n, n.lower())
+    for n in (
+        "Smith Johnson Williams Brown Jones Garcia Miller Davis Martinez Wilson Taylor "
+        "Anderson Thomas Moore Jackson Martin Lee Walker Hall Allen Young King Wright "
+        "Scott Green Baker Adams Nelson Hill Campbell Schmidt Schneider Fischer Weber "
+        "Dubois Durand Lefebvre Rossi Russo Ferrari Bianchi Jansen Visser Silva Santos "
+        "Oliveira Fernandez Lopez Sanchez Patel Nguyen Kim Chen Singh"
+    ).split()
+) + (("O'Brien", "obrien"), ("Müller", "muller"), ("García-López", "garcialopez"))
+EMAIL_DOMAINS: tuple[tuple[str, float], ...] = (
+    ("gmail.com", 40),
+    ("outlook.com", 15),
+    ("yahoo.com", 12),
+    ("icloud.com", 12),
+    ("hotmail.co.uk", 6),
+    ("gmx.de", 6),
+    ("proton.me", 4),
+    ("example.org", 5),
+)
+
+CONSENT_SUBTYPES = (
+    "email_marketing",
+    "sms_marketing",
+    "push_notifications",
+    "data_analytics",
+    "third_party_sharing",
+    "cookies",
+    "behavioral_tracking",
+)
+CONSENT_STATUSES = ("granted", "withdrawn", "expired", "pending")
+SUPPRESSION_SUBTYPES = ("email", "sms", "push", "in_app", "all")
+SUPPRESSION_STATUSES = ("active", "removed")
+SUPPRESSION_REASONS = (
+    "unsubscribed",
+    "bounced",
+    "spam_complaint",
+    "gdpr_request",
+    "manual_suppression",
+    "invalid_address",
+    "sms_stop_keyword",
+)
+GDPR_SUBTYPES = ("access", "deletion", "portability", "rectification", "restriction", "objection")
+GDPR_STATUSES = (
+    "pending",
+    "verified",
+    "processing",
+    "extended",
+    "completed",
+    "failed",
+    "cancelled",
+)
+LEGAL_HOLD_STATUSES = ("active", "released")
+EVENT_TYPES = ("consent", "suppression", "gdpr_request", "legal_hold", "data_retention")
+REGULATIONS = ("gdpr", "ccpa")
+EXEMPTIONS = ("art17_3_a", "art17_3_b", "art17_3_c", "art17_3_d", "art17_3_e")
+# Rejection reasons in the staging model's precedence order; bad rows use kind = index + 1.
+DEFECTS = (
+    "missing_user_id",
+    "unknown_event_type",
+    "invalid_subtype",
+    "invalid_status",
+    "missing_timestamp",
+    "future_timestamp",
+    "missing_request_id",
+    "unknown_regulation",
+    "invalid_metadata",
+)
+DATA_CATEGORIES: dict[str, tuple[float, tuple[str, ...]]] = {
+    "events": (30, ("page_viewed", "session_started", "button_clicked", "search_performed")),
+    "communications": (
+        25,
+        ("email_delivered", "email_opened", "email_clicked", "sms_delivered", "push_opened"),
+    ),
+    "purchases": (12, ("checkout_started", "order_completed", "cart_abandoned", "refund_issued")),
+    "profile": (10, ("identify", "profile_updated", "attribute_changed")),
+    "devices": (10, ("device_registered", "device_updated", "push_token_refreshed")),
+    "preferences": (8, ("preferences_updated", "subscription_center_viewed")),
+    "third_party": (5, ("ad_audience_synced", "crm_synced", "partner_data_shared")),
+}
+
+_USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "AcmeShop/5.12.0 (iPhone; iOS 17.4; Scale/3.00)",
+)
+
+# Consent types: subtype -> (family, participation probability, purpose,
+# collection methods (repeats act as weights), P(expires_at on a grant), validity days).
+_CONSENT_TYPES: dict[str, tuple[str, float, str, tuple[str, ...], float, int]] = {
+    "email_marketing": (
+        "optin",
+        0.70,
+        "Marketing emails about products and offers",
+        ("signup_form",) * 5 + ("checkout",) * 2 + ("preference_center",) * 2 + ("mobile_app",),
+        0.10,
+        730,
+    ),
+    "sms_marketing": (
+        "optin",
+        0.25,
+        "Promotional text messages",
+        ("checkout",) * 4 + ("signup_form",) * 3 + ("mobile_app",) * 2 + ("preference_center",),
+        0.10,
+        365,
+    ),
+    "push_notifications": (
+        "generic",
+        0.35,
+        "Push notifications about orders and offers",
+        ("mobile_app",),
+        0.10,
+        365,
+    ),
+    "data_analytics": (
+        "generic",
+        0.45,
+        "Product analytics to improve the service",
+        ("signup_form",) * 2 + ("preference_center",) * 2 + ("mobile_app",),
+        0.10,
+        730,
+    ),
+    "third_party_sharing": (
+        "generic",
+        0.20,
+        "Sharing data with advertising partners",
+        ("preference_center",) * 2 + ("signup_form",) + ("checkout",),
+        0.10,
+        365,
+    ),
+    "cookies": (
+        "cookies",
+        0.80,
+        "Non-essential cookies on the website",
+        ("cookie_banner",) * 9 + ("preference_center",),
+        0.97,
+        365,
+    ),
+    "behavioral_tracking": (
+        "generic",
+        0.30,
+        "Personalised recommendations from browsing behaviour",
+        ("preference_center",) * 2 + ("signup_form",) + ("mobile_app",),
+        0.10,
+        365,
+    ),
+}
+
+# Consent stories as status sequences: P pending, G granted, W withdrawn, E expired.
+# A P is always followed by its G (double opt-in, minutes later); a G followed by E
+# carries expires_at equal to the E's timestamp. Repeated G = re-consent (new device,
+# new policy version); G after W = re-grant.
+_CONSENT_PATTERNS: dict[str, tuple[tuple[str, float], ...]] = {
+    "cookies": (
+        ("G", 5),
+        ("GG", 6),
+        ("GE", 5),
+        ("GEG", 12),
+        ("GGG", 6),
+        ("GEGE", 8),
+        ("GGEG", 8),
+        ("GEGG", 8),
+        ("GEGEG", 12),
+        ("GGGGG", 5),
+        ("GEGEGG", 7),
+        ("GGEGEG", 6),
+        ("GEGEGEG", 4),
+        ("GW", 4),
+        ("GEGW", 4),
+        ("GGWG", 2),
+        ("GWGEG", 2),
+    ),
+    "optin": (
+        ("G", 6),
+        ("GG", 8),
+        ("GGG", 9),
+        ("GGGG", 7),
+        ("GGGGG", 5),
+        ("PG", 6),
+        ("PGG", 7),
+        ("PGGG", 6),
+        ("PGGGG", 4),
+        ("P", 2),
+        ("GW", 6),
+        ("GGW", 5),
+        ("PGW", 3),
+        ("GGGW", 3),
+        ("GWG", 3),
+        ("GGWG", 2),
+        ("PGWG", 1),
+        ("GWGG", 1.5),
+        ("GWGW", 0.5),
+        ("GE", 3),
+        ("GEG", 3),
+        ("GGE", 2),
+        ("GGEG", 2),
+    ),
+    "generic": (
+        ("G", 7),
+        ("GG", 9),
+        ("GGG", 10),
+        ("GGGG", 7),
+        ("GGGGG", 5),
+        ("GGGGGG", 3),
+        ("GW", 7),
+        ("GGW", 6),
+        ("GGGW", 3),
+        ("GWG", 3),
+        ("GGWG", 2),
+        ("GWGG", 1.5),
+        ("GWGW", 0.5),
+        ("GE", 3),
+        ("GEG", 3),
+        ("GGE", 2),
+        ("GGEG", 2),
+    ),
+}
+_CONSENT_LETTERS = {"P": "pending", "G": "granted", "W": "withdrawn", "E": "expired"}
+
+# GDPR request lifecycles. Letters: P pending, V verified, R processing, X extended,
+# C completed, F failed, K cancelled. Class decides when the request was received:
+# normal (older than 90 days, finished or abandoned), overdue (received 60-180 days
+# before end and still open) or recent (received in the last 14 days, still open).
+_GDPR_LETTERS = {
+    "P": "pending",
+    "V": "verified",
+    "R": "processing",
+    "X": "extended",
+    "C": "completed",
+    "F": "failed",
+    "K": "cancelled",
+}
+_GDPR_PATTERNS: tuple[tuple[str, str, float, float], ...] = (
+    # (pattern, class, weight for most types, weight for deletion)
+    ("PVRC", "normal", 58, 52),
+    ("PVRXC", "normal", 8, 8),
+    ("PK", "normal", 4, 4),
+    ("PVK", "normal", 3, 3),
+    ("PVRF", "normal", 3, 3),
+    ("PVRFRC", "normal", 4, 4),
+    ("P", "normal", 0, 8),  # deletion never verified
+    ("PVR", "overdue", 5, 5),
+    ("P", "overdue", 3, 3),
+    ("PV", "overdue", 2, 2),
+    ("P", "recent", 4, 4),
+    ("PV", "recent", 3, 3),
+    ("PVR", "recent", 3, 3),
+)
+# Seconds between the previous step and this one, by (class, status).
+_GDPR_GAPS: dict[tuple[str, str], tuple[int, int]] = {
+    ("normal", "verified"): (600, 3 * DAY),
+    ("normal", "processing"): (600, 4 * DAY),
+    ("normal", "extended"): (15 * DAY, 25 * DAY),
+    ("normal", "completed"): (3600, 20 * DAY),
+    ("normal", "failed"): (3600, 10 * DAY),
+    ("normal", "cancelled"): (600, 10 * DAY),
+    ("overdue", "verified"): (600, 3 * DAY),
+    ("overdue", "processing"): (600, 4 * DAY),
+    ("recent", "verified"): (600, 12 * 3600),
+    ("recent", "processing"): (600, 12 * 3600),
+}
+_GDPR_TYPES: tuple[tuple[str, float], ...] = (
+    ("access", 40),
+    ("deletion", 30),
+    ("rectification", 10),
+    ("portability", 8),
+    ("objection", 7),
+    ("restriction", 5),
+)
+
+_SUPPRESSION_KINDS: tuple[tuple[str, float], ...] = (
+    # (kind, share of users)
+    ("unsubscribe", 0.08),
+    ("soft_bounce", 0.05),
+    ("hard_bounce", 0.015),
+    ("spam_complaint", 0.005),
+    ("invalid_address", 0.005),
+    ("sms_stop", 0.03),
+    ("manual", 0.008),
+    ("carrier_block", 0.0005),
+)
+
+_PRIVACY_COLUMNS = (
+    ("event_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("event_type", "VARCHAR"),
+    ("event_subtype", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("requested_by", "VARCHAR"),
+    ("event_timestamp", "TIMESTAMP"),
+    ("processed_at", "TIMESTAMP"),
+    ("metadata", "MAP(VARCHAR, VARCHAR)"),
+)
+_PROFILE_COLUMNS = (
+    ("user_id", "VARCHAR"),
+    ("email", "VARCHAR"),
+    ("phone", "VARCHAR"),
+    ("first_name", "VARCHAR"),
+    ("last_name", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("created_at", "TIMESTAMP"),
+    ("updated_at", "TIMESTAMP"),
+    ("last_active_at", "TIMESTAMP"),
+)
+_CUSTOMER_EVENT_COLUMNS = (
+    ("event_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("event_name", "VARCHAR"),
+    ("data_category", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),
+)
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "privacy_events": _PRIVACY_COLUMNS,
+    "user_profiles": _PROFILE_COLUMNS,
+    "customer_events": _CUSTOMER_EVENT_COLUMNS,
+}
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    """Row counts of one generated lakehouse and how long it took."""
+
+    users: int
+    privacy_events: int
+    user_profiles: int
+    customer_events: int
+    bad_rows: int
+    duplicate_rows: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(asdict(self))
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def _q(text: str) -> str:
+    """SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _pick(values: Sequence[str], r: str) -> str:
+    """Uniform choice from ``values`` driven by ``r`` in [0, 1)."""
+    if len(values) == 1:
+        return _q(values[0])
+    return f"{_list(values)}[1 + floor(({r}) * {len(values)})::INTEGER]"
+
+
+def _wpick(choices: Sequence[tuple[str, float]], r: str) -> str:
+    """Weighted choice from ``(value, weight)`` pairs driven by ``r`` in [0, 1)."""
+    total = sum(w for _, w in choices)
+    parts, acc = [], 0.0
+    for value, weight in choices[:-1]:
+        if weight <= 0:
+            continue
+        acc += weight
+        parts.append(f"WHEN ({r}) < {acc / total!r} THEN {_q(value)}")
+    return f"CASE {' '.join(parts)} ELSE {_q(choices[-1][0])} END"
+
+
+def _wpick_int(weights: Sequence[float], r: str) -> str:
+    """Weighted index 0..len-1 (zero weights never chosen; the last must be positive)."""
+    total = sum(weights)
+    parts, acc = [], 0.0
+    for i, weight in enumerate(weights[:-1]):
+        if weight <= 0:
+            continue
+        acc += weight
+        parts.append(f"WHEN ({r}) < {acc / total!r} THEN {i}")
+    return f"CASE {' '.join(parts)} ELSE {len(weights) - 1} END"
+
+
+def _map(entries: Sequence[tuple[str, str]]) -> str:
+    """MAP(VARCHAR, VARCHAR) of the entries whose value expression is not NULL."""
+    items = ", ".join(f"{{'k': {_q(k)}, 'v': ({v})::VARCHAR}}" for k, v in entries)
+    return f"map_from_entries(list_filter([{items}], lambda e: e.v IS NOT NULL))"
+
+
+def _ts(seconds: str) -> str:
+    return f"make_timestamp(({seconds})::BIGINT * 1000000)"
+
+
+def _iso(seconds: str) -> str:
+    return f"strftime({_ts(seconds)}, '%Y-%m-%dT%H:%M:%SZ')"
+
+
+def _values(rows: Sequence[Sequence[object]]) -> str:
+    def lit(v: object) -> str:
+        if isinstance(v, str):
+            return _q(v)
+        if isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if isinstance(v, tuple):
+            return _list([str(x) for x in v])
+        return repr(v)
+
+    return ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, name: str, table: str) -> None:
+    cols = ", ".join(f"{c} {t}" for c, t in TABLE_COLUMNS[table])
+    con.execute(f"CREATE OR REPLACE TABLE {name} ({cols})")
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+class _World:
+    """Builds the SQL for one (users, seed, end) world."""
+
+    def __init__(self, users: int, seed: int, end: datetime.datetime, schema: str) -> None:
+        self.users = users
+        self.seed = seed
+        self.schema = schema
+        self.end = int((end - datetime.datetime(1970, 1, 1)).total_seconds() // 1)
+        try:
+            start_dt = end.replace(year=end.year - 3)
+        except ValueError:  # 29 February
+            start_dt = end.replace(year=end.year - 3, day=28)
+        self.start = int((start_dt - datetime.datetime(1970, 1, 1)).total_seconds() // 1)
+        self.width = max(7, len(str(users)))
+        self.mask = (seed * _GOLDEN + 0x632BE59BD9B4E019) % _U64
+        # Consent policy versions: v1, v2 (from about 13 months in), then a dated one.
+        self.v2_from = self.start + 400 * DAY
+        self.v3_from = self.end - 300 * DAY
+        self.v3_label = datetime.datetime.fromtimestamp(self.v3_from, datetime.UTC).strftime(
+            "%Y-%m"
+        )
+        self.pe = f"{schema}.privacy_events"
+
+    # -- primitives -------------------------------------------------------------------
+
+    def setup(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO _cio_rnd(k, salt) AS "
+            f"((hash(k, salt, {self.seed}::BIGINT) >> 11)::DOUBLE / 9007199254740992.0)"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO _cio_slot(st, span, j, n, k) AS "
+            "st + floor(span * (j + 0.15 + 0.7 * _cio_rnd(k + j, 'slot')) / n)::BIGINT"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO _cio_ip(h) AS "
+            "((h % 223) + 1)::VARCHAR || '.' || ((h >> 8) % 256)::VARCHAR || '.' "
+            "|| ((h >> 16) % 256)::VARCHAR || '.' || (((h >> 24) % 254) + 1)::VARCHAR"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO _cio_hexid(prefix, k, mult, mask) AS "
+            "prefix || lower(lpad(to_hex(xor(((k::HUGEINT * mult) % "
+            f"{_U64})::UBIGINT, mask::UBIGINT)), 16, '0'))"
+        )
+
+    def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
+        for table in ("_cio_gen_users", "_cio_gen_consent_types", "_cio_gen_consent_steps"):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+        con.execute("DROP TABLE IF EXISTS temp.main._cio_gen_gdpr_steps")
+        for macro in ("_cio_slot", "_cio_ip", "_cio_hexid", "_cio_rnd"):
+            con.execute(f"DROP MACRO IF EXISTS temp.main.{macro}")
+
+    # -- users ------------------------------------------------------------------------
+
+    def users_sql(self) -> str:
+        e, s = self.end, self.start
+        two_years_ago = e - 731 * DAY
+        return f"""
+CREATE OR REPLACE TEMP TABLE _cio_gen_users AS
+WITH b AS (
+  SELECT i AS uidx,
+         _cio_rnd(i, 'member') AS r_member,
+         _cio_rnd(i, 'inactive') < 0.12 AS inactive,
+         _cio_rnd(i, 'created') AS r_created,
+         _cio_rnd(i, 'last_active') AS r_active,
+         _cio_rnd(i, 'country') AS r_country
+  FROM range(1, {self.users + 1}) t(i)
+), c AS (
+  SELECT *,
+         CASE WHEN inactive THEN {s} + floor(r_created * {300 * DAY})::BIGINT
+              ELSE {s} + floor(sqrt(r_created) * {e - 3 * DAY - s})::BIGINT END AS created_sec
+  FROM b
+)
+SELECT uidx,
+       'usr_' || lpad(uidx::VARCHAR, {self.width}, '0') AS user_id,
+       r_member >= 0.005 AS has_profile,
+       r_member < 0.005 OR r_member >= 0.010 AS has_privacy,
+       inactive,
+       {_wpick(COUNTRIES, "r_country")} AS country,
+       created_sec,
+       CASE
+         WHEN inactive THEN created_sec + {7 * DAY}
+              + floor(r_active * (least(created_sec + {200 * DAY}, {two_years_ago})
+                                  - created_sec - {7 * DAY}))::BIGINT
+         WHEN r_active < 0.025 THEN NULL
+         ELSE created_sec + floor(({e} - 60 - created_sec)
+                                  * (0.25 + 0.75 * sqrt((r_active - 0.025) / 0.975)))::BIGINT
+       END AS last_active_sec
+FROM c
+"""
+
+    # -- privacy event finalisation ---------------------------------------------------
+
+    def finalize_sql(self, component: str) -> str:
+        """INSERT the component rows, replacing ~1% by rows with exactly one defect.
+
+        ``component`` yields: user_id, ekey (unique BIGINT), event_type, event_subtype,
+        status, reason, requested_by, ts (epoch seconds), lag (seconds), metadata.
+        """
+        e = self.end
+        bad_types = ("consnet", "marketing", "gdpr", "supression", "privacy_request", "opt_out")
+        gdpr_sub = _pick(GDPR_SUBTYPES, "ra")
+        gdpr_stat = _pick(GDPR_STATUSES, "ra")
+        bad_regulation = _pick(("lgpd", "pipeda", "appi", "popia"), "rb")
+        bad_expiry = _pick(("next-year", "2025-13-45", "soon", "31/02/2026", "never"), "rb")
+        bad_bounce = _pick(("medium", "partial", "unknown_type"), "rb")
+        not_gdpr = "event_type <> 'gdpr_request'"
+        type_noise = (
+            "CASE floor(rn * 4000)::INTEGER WHEN 0 THEN ' ' || event_type "
+            "WHEN 1 THEN upper(event_type) WHEN 2 THEN event_type || ' ' "
+            "ELSE upper(left(event_type, 1)) || substr(event_type, 2) END"
+        )
+        status_noise = (
+            "CASE floor((rn - 0.001) * 3000)::INTEGER WHEN 0 THEN upper(status) "
+            "WHEN 1 THEN ' ' || status ELSE status || '  ' END"
+        )
+        return f"""
+INSERT INTO {self.pe}
+WITH c AS ({component}),
+k AS (
+  SELECT c.*, _cio_hexid('evt_', ekey, {_GOLDEN}, {self.mask}) AS event_id FROM c
+), f AS (
+  SELECT k.*,
+         _cio_rnd(event_id, 'bad') < {BAD_RATE} AS is_bad,
+         1 + floor(_cio_rnd(event_id, 'kind') * 9)::INTEGER AS kind,
+         _cio_rnd(event_id, 'alt') AS ra,
+         _cio_rnd(event_id, 'alt2') AS rb,
+         _cio_rnd(event_id, 'noise') AS rn
+  FROM k
+)
+SELECT
+  event_id,
+  CASE WHEN is_bad AND kind = 1 THEN [NULL, '', '   '][1 + floor(ra * 3)::INTEGER]
+       ELSE user_id END AS user_id,
+  CASE
+    WHEN NOT is_bad THEN CASE WHEN rn < {NOISE_RATE / 2} THEN {type_noise} ELSE event_type END
+    WHEN kind = 2 THEN {_pick(bad_types, "ra")}
+    WHEN kind = 4 AND event_type = 'data_retention' THEN 'legal_hold'
+    WHEN kind IN (7, 8) THEN 'gdpr_request'
+    WHEN kind = 9 AND event_type <> 'consent' THEN 'suppression'
+    ELSE event_type
+  END AS event_type,
+  CASE
+    WHEN NOT is_bad THEN event_subtype
+    WHEN kind = 3 THEN CASE event_type
+      WHEN 'consent' THEN {_pick(("newsletter", "sms_marketting", "partner_offers"), "ra")}
+      WHEN 'suppression' THEN {_pick(("fax", "postal_mail", "whatsapp"), "ra")}
+      WHEN 'gdpr_request' THEN {_pick(("erasure_all", "export", "delete"), "ra")}
+      ELSE CASE WHEN ra < 0.5 THEN NULL ELSE '' END END
+    WHEN kind IN (7, 8) AND {not_gdpr} THEN {gdpr_sub}
+    WHEN kind = 9 AND event_type <> 'consent' THEN 'email'
+    ELSE event_subtype
+  END AS event_subtype,
+  CASE
+    WHEN NOT is_bad THEN
+      CASE WHEN rn >= {NOISE_RATE / 2} AND rn < {NOISE_RATE} THEN {status_noise} ELSE status END
+    WHEN kind = 4 THEN CASE event_type
+      WHEN 'consent' THEN {_pick(("revoked", "opted_in", "denied"), "ra")}
+      WHEN 'suppression' THEN {_pick(("paused", "inactive", "granted"), "ra")}
+      WHEN 'gdpr_request' THEN {_pick(("done", "closed", "in_review", "rejected"), "ra")}
+      WHEN 'legal_hold' THEN {_pick(("expired", "lifted"), "ra")}
+      ELSE 'pending' END
+    WHEN kind IN (7, 8) AND {not_gdpr} THEN {gdpr_stat}
+    WHEN kind = 9 THEN CASE WHEN event_type = 'consent' THEN 'granted' ELSE 'active' END
+    ELSE status
+  END AS status,
+  CASE
+    WHEN is_bad AND kind = 9 AND event_type <> 'consent' THEN 'bounced'
+    WHEN is_bad AND kind IN (7, 8) AND {not_gdpr} THEN NULL
+    ELSE reason
+  END AS reason,
+  CASE
+    WHEN is_bad AND kind = 9 AND event_type <> 'consent' THEN 'esp_webhook'
+    WHEN is_bad AND kind IN (7, 8) AND {not_gdpr} THEN 'user'
+    ELSE requested_by
+  END AS requested_by,
+  CASE
+    WHEN is_bad AND kind = 5 THEN NULL
+    WHEN is_bad AND kind = 6 THEN {_ts(f"{e + 3 * DAY} + floor(ra * {397 * DAY})")}
+    ELSE {_ts("ts")}
+  END AS event_timestamp,
+  CASE
+    WHEN is_bad AND kind = 6 THEN {_ts(f"{e + 3 * DAY} + floor(ra * {397 * DAY}) + lag")}
+    ELSE {_ts("ts + lag")}
+  END AS processed_at,
+  CASE
+    WHEN NOT is_bad OR kind NOT IN (7, 8, 9) THEN metadata
+    WHEN kind = 7 AND event_type = 'gdpr_request' THEN
+      map_from_entries(list_filter(map_entries(metadata), lambda e: e.key <> 'request_id'))
+    WHEN kind = 7 THEN CASE WHEN ra < 0.7 THEN MAP {{'regulation': 'gdpr'}}
+                            ELSE MAP {{}}::MAP(VARCHAR, VARCHAR) END
+    WHEN kind = 8 AND event_type = 'gdpr_request' THEN
+      map_concat(metadata, MAP {{'regulation': {bad_regulation}}})
+    WHEN kind = 8 THEN MAP {{
+      'request_id': 'req_' || lpad((hash(event_id, {self.seed}) % 1000000000000)::VARCHAR,
+                                   12, '0'),
+      'regulation': {bad_regulation}}}
+    WHEN event_type = 'consent' THEN map_concat(metadata, MAP {{'expires_at': {bad_expiry}}})
+    ELSE MAP {{'bounce_type': {bad_bounce}}}
+  END AS metadata
+FROM f
+"""
+
+    # -- consent ----------------------------------------------------------------------
+
+    def consent_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        type_rows = [
+            (ci, sub, fam, prob, purpose, methods, exp_p, exp_days)
+            for ci, (sub, (fam, prob, purpose, methods, exp_p, exp_days)) in enumerate(
+                _CONSENT_TYPES.items()
+            )
+        ]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cio_gen_consent_types (ci INTEGER, subtype VARCHAR, "
+            "family VARCHAR, prob DOUBLE, purpose VARCHAR, methods VARCHAR[], exp_p DOUBLE, "
+            f"exp_days INTEGER); INSERT INTO _cio_gen_consent_types VALUES {_values(type_rows)}"
+        )
+        step_rows = []
+        for fam, patterns in _CONSENT_PATTERNS.items():
+            for pid, (pattern, _) in enumerate(patterns):
+                statuses = [_CONSENT_LETTERS[ch] for ch in pattern]
+                for j, st in enumerate(statuses):
+                    prev = statuses[j - 1] if j > 0 else ""
+                    nxt = statuses[j + 1] if j + 1 < len(statuses) else ""
+                    step_rows.append((fam, pid, j, len(statuses), st, prev, nxt))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cio_gen_consent_steps (family VARCHAR, pid INTEGER, "
+            "j INTEGER, n INTEGER, status VARCHAR, prev_status VARCHAR, next_status VARCHAR); "
+            f"INSERT INTO _cio_gen_consent_steps VALUES {_values(step_rows)}"
+        )
+
+    def consent_sql(self) -> str:
+        pid_case = (
+            "CASE family "
+            + " ".join(
+                f"WHEN {_q(fam)} THEN {_wpick_int([w for _, w in pats], 'r_pat')}"
+                for fam, pats in _CONSENT_PATTERNS.items()
+            )
+            + " END"
+        )
+        slot = "_cio_slot(st, span, {j}, n, skey)"
+        version = (
+            f"CASE WHEN ts < {self.v2_from} THEN 'v1' WHEN ts < {self.v3_from} THEN 'v2' "
+            f"ELSE {_q(self.v3_label)} END"
+        )
+        interactive = "NOT is_import AND status <> 'expired'"
+        expires = (
+            "CASE WHEN status <> 'granted' THEN NULL "
+            f"WHEN next_status = 'expired' THEN {_iso(slot.format(j='j + 1'))} "
+            f"WHEN _cio_rnd(ekey, 'expires') < exp_p THEN {_iso('ts + exp_days * 86400')} END"
+        )
+        method = (
+            "CASE WHEN is_import THEN 'import' WHEN status = 'expired' THEN NULL "
+            "WHEN status = 'withdrawn' AND family <> 'cookies' THEN "
+            f"{_pick(('preference_center', 'preference_center', 'mobile_app'), 'r_ev')} "
+            "ELSE methods[1 + floor(r_ev * len(methods))::INTEGER] END"
+        )
+        metadata = _map(
+            [
+                ("version", version),
+                ("purpose", "purpose"),
+                ("collection_method", method),
+                ("ip_address", f"CASE WHEN {interactive} THEN _cio_ip(hash(ekey, 'ip')) END"),
+                (
+                    "user_agent",
+                    f"CASE WHEN {interactive} THEN {_pick(_USER_AGENTS, 'r_ua')} END",
+                ),
+                ("expires_at", expires),
+            ]
+        )
+        component = f"""
+WITH s AS (
+  SELECT u.user_id, u.created_sec, t.*,
+         u.uidx * {_KEY_STRIDE} + {_OFF_CONSENT} + t.ci * 32 AS skey,
+         CASE WHEN u.inactive THEN u.last_active_sec ELSE {self.end - 60} END AS win_end
+  FROM _cio_gen_users u CROSS JOIN _cio_gen_consent_types t
+  WHERE u.has_privacy
+    AND _cio_rnd(u.uidx * {_KEY_STRIDE} + {_OFF_CONSENT} + t.ci * 32, 'consent') < t.prob
+), s2 AS (
+  SELECT *,
+         _cio_rnd(skey, 'pattern') AS r_pat,
+         family <> 'cookies' AND _cio_rnd(skey, 'import') < 0.05 AS is_import,
+         created_sec + floor(pow(_cio_rnd(skey, 'start'), 3) * 0.5
+                             * (win_end - {DAY} - created_sec))::BIGINT AS st
+  FROM s
+), s3 AS (
+  SELECT *, {pid_case} AS pid, win_end - st AS span FROM s2
+), ev AS (
+  SELECT s3.*, p.j, p.n, p.status, p.prev_status, p.next_status, s3.skey + p.j AS ekey
+  FROM s3 JOIN _cio_gen_consent_steps p ON p.family = s3.family AND p.pid = s3.pid
+)
+SELECT
+  user_id,
+  ekey,
+  'consent' AS event_type,
+  subtype AS event_subtype,
+  status,
+  _cio_rnd(ekey, 'ev') AS r_ev,
+  _cio_rnd(ekey, 'ua') AS r_ua,
+  CASE WHEN status = 'granted' AND prev_status = 'pending'
+       THEN {slot.format(j="j - 1")} + 30
+            + floor(r_ev * least(7200, span / (2 * n)))::BIGINT
+       ELSE {slot.format(j="j")} END AS ts,
+  CASE status
+    WHEN 'withdrawn' THEN CASE WHEN r_ev < 0.6 THEN 'user_request'
+                               WHEN r_ev < 0.8 THEN 'unsubscribe_link' END
+    WHEN 'expired' THEN 'consent_expired' END AS reason,
+  CASE WHEN status = 'expired' THEN 'system' WHEN is_import THEN 'import' ELSE 'user' END
+    AS requested_by,
+  1 + floor(pow(_cio_rnd(ekey, 'lag'), 4) * 14400)::BIGINT AS lag,
+  {metadata} AS metadata
+FROM ev
+"""
+        return self.finalize_sql(_strip_extra(component))
+
+    # -- suppression ------------------------------------------------------------------
+
+    def suppression_sql(self) -> str:
+        e = self.end
+        kind_rows = [(i, k, p) for i, (k, p) in enumerate(_SUPPRESSION_KINDS)]
+        n_expr = (
+            "CASE kind "
+            "WHEN 'soft_bounce' THEN least(12, 1 + floor(12 * pow(r_n, 1.8))::INTEGER) "
+            "WHEN 'unsubscribe' THEN 1 + (r_n < 0.25)::INTEGER "
+            "WHEN 'hard_bounce' THEN 1 + (r_n < 0.10)::INTEGER "
+            "WHEN 'sms_stop' THEN 1 + (r_n < 0.20)::INTEGER "
+            "WHEN 'manual' THEN 1 + (r_n < 0.30)::INTEGER "
+            "ELSE 1 END"
+        )
+        manual_sub = _wpick(
+            (("push", 30), ("in_app", 25), ("all", 25), ("email", 10), ("sms", 10)), "r_sub"
+        )
+        subtype = (
+            "CASE kind WHEN 'sms_stop' THEN 'sms' WHEN 'carrier_block' THEN 'sms' "
+            f"WHEN 'manual' THEN {manual_sub} ELSE 'email' END"
+        )
+        reason = (
+            "CASE kind WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'soft_bounce' THEN 'bounced' "
+            "WHEN 'hard_bounce' THEN 'bounced' WHEN 'spam_complaint' THEN 'spam_complaint' "
+            "WHEN 'invalid_address' THEN 'invalid_address' WHEN 'sms_stop' THEN 'sms_stop_keyword' "
+            "WHEN 'carrier_block' THEN 'carrier_block' "
+            "ELSE CASE WHEN r_sub2 < 0.4 THEN 'gdpr_request' ELSE 'manual_suppression' END END"
+        )
+        requested_by = (
+            "CASE WHEN removed THEN CASE WHEN kind IN ('unsubscribe', 'sms_stop') THEN 'user' "
+            "ELSE 'support_agent' END "
+            "WHEN kind IN ('soft_bounce', 'hard_bounce', 'spam_complaint') THEN 'esp_webhook' "
+            "WHEN kind IN ('unsubscribe', 'sms_stop') THEN 'user' "
+            "WHEN kind = 'manual' AND reason = 'manual_suppression' THEN 'support_agent' "
+            "ELSE 'system' END"
+        )
+        act = "NOT removed"
+        unsub_source = _pick(
+            (
+                "unsubscribe_link",
+                "unsubscribe_link",
+                "preference_center",
+                "list_unsubscribe_header",
+            ),
+            "r_ev",
+        )
+        soft_code = _pick(("421", "450", "451", "452"), "r_ev")
+        hard_code = _pick(("550", "550", "551", "553"), "r_ua")
+        provider = _pick(("gmail", "yahoo", "outlook", "aol"), "r_ev")
+        validation = _pick(("syntax", "mx_lookup", "mailbox_missing"), "r_ev")
+        keyword = _pick(("STOP", "STOP", "STOP", "UNSUBSCRIBE", "CANCEL", "QUIT"), "r_ev")
+        carrier = _pick(("verizon", "att", "t-mobile", "vodafone"), "r_ev")
+        metadata = _map(
+            [
+                (
+                    "source",
+                    "CASE WHEN kind = 'unsubscribe' AND removed THEN 'resubscribe' "
+                    f"WHEN kind = 'unsubscribe' THEN {unsub_source} "
+                    "WHEN kind = 'hard_bounce' AND removed THEN 'address_corrected' "
+                    "WHEN kind = 'spam_complaint' THEN 'feedback_loop' "
+                    "WHEN kind = 'manual' AND reason = 'gdpr_request' THEN 'privacy_request' END",
+                ),
+                (
+                    "bounce_type",
+                    "CASE WHEN kind = 'soft_bounce' THEN 'soft' "
+                    f"WHEN kind = 'hard_bounce' AND {act} AND r_ev >= 0.15 THEN 'hard' END",
+                ),
+                (
+                    "smtp_code",
+                    f"CASE WHEN kind = 'soft_bounce' THEN {soft_code} "
+                    f"WHEN kind = 'hard_bounce' AND {act} THEN {hard_code} END",
+                ),
+                ("mailbox_provider", f"CASE WHEN kind = 'spam_complaint' THEN {provider} END"),
+                ("validation", f"CASE WHEN kind = 'invalid_address' THEN {validation} END"),
+                (
+                    "keyword",
+                    "CASE WHEN kind = 'sms_stop' AND removed THEN 'START' "
+                    f"WHEN kind = 'sms_stop' THEN {keyword} END",
+                ),
+                (
+                    "ticket_id",
+                    "CASE WHEN kind = 'manual' AND reason = 'manual_suppression' THEN "
+                    "'tkt_' || (100000 + hash(skey, 'ticket') % 900000)::VARCHAR END",
+                ),
+                ("carrier", f"CASE WHEN kind = 'carrier_block' THEN {carrier} END"),
+            ]
+        )
+        component = f"""
+WITH kinds(ki, kind, prob) AS (VALUES {_values(kind_rows)}),
+s AS (
+  SELECT u.user_id, u.created_sec, k.kind,
+         u.uidx * {_KEY_STRIDE} + {_OFF_SUPPRESSION} + k.ki * 16 AS skey
+  FROM _cio_gen_users u CROSS JOIN kinds k
+  WHERE u.has_privacy
+    AND _cio_rnd(u.uidx * {_KEY_STRIDE} + {_OFF_SUPPRESSION} + k.ki * 16, 'suppression') < k.prob
+), s2 AS (
+  SELECT *,
+         _cio_rnd(skey, 'n') AS r_n,
+         _cio_rnd(skey, 'sub') AS r_sub,
+         _cio_rnd(skey, 'sub2') AS r_sub2,
+         created_sec + floor(_cio_rnd(skey, 'start') * ({e} - {2 * DAY} - created_sec))::BIGINT
+           AS st
+  FROM s
+), s3 AS (
+  SELECT *, {n_expr} AS n,
+         CASE WHEN kind = 'soft_bounce' THEN least({e - 60}, st + {180 * DAY}) ELSE {e - 60} END
+           - st AS span
+  FROM s2
+), ev AS (
+  SELECT *, unnest(range(n)) AS j FROM s3
+), ev2 AS (
+  SELECT *, skey + j AS ekey, n = 2 AND j = 1 AND kind <> 'soft_bounce' AS removed,
+         {subtype} AS event_subtype, {reason} AS reason
+  FROM ev
+)
+SELECT
+  user_id,
+  ekey,
+  'suppression' AS event_type,
+  event_subtype,
+  CASE WHEN removed THEN 'removed' ELSE 'active' END AS status,
+  reason,
+  {requested_by} AS requested_by,
+  _cio_slot(st, span, j, n, skey) AS ts,
+  1 + floor(pow(_cio_rnd(ekey, 'lag'), 4) * 7200)::BIGINT AS lag,
+  _cio_rnd(ekey, 'ev') AS r_ev,
+  _cio_rnd(ekey, 'ua') AS r_ua,
+  {metadata} AS metadata
+FROM ev2
+"""
+        return self.finalize_sql(_strip_extra(component))
+
+    # -- gdpr requests ----------------------------------------------------------------
+
+    def gdpr_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        rows = []
+        for pid, (pattern, cls, _, _) in enumerate(_GDPR_PATTERNS):
+            for j, ch in enumerate(pattern):
+                status = _GDPR_LETTERS[ch]
+                prev = _GDPR_LETTERS[pattern[j - 1]] if j else ""
+                if j == 0:
+                    lo, hi = 0, 0
+                elif status == "completed" and prev == "extended":
+                    lo, hi = 10 * DAY, 45 * DAY
+                elif status == "processing" and prev == "failed":
+                    lo, hi = 3600, 3 * DAY
+                else:
+                    lo, hi = _GDPR_GAPS[(cls, status)]
+                rows.append((pid, cls, j, len(pattern), status, lo, hi))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cio_gen_gdpr_steps (pid INTEGER, cls VARCHAR, "
+            "j INTEGER, n INTEGER, status VARCHAR, gap_lo BIGINT, gap_hi BIGINT); "
+            f"INSERT INTO _cio_gen_gdpr_steps VALUES {_values(rows)}"
+        )
+
+    def gdpr_sql(self) -> str:
+        e = self.end
+        classes = [cls for _, cls, _, _ in _GDPR_PATTERNS]
+        pid_default = _wpick_int([w for _, _, w, _ in _GDPR_PATTERNS], "r_pat")
+        pid_deletion = _wpick_int([w for _, _, _, w in _GDPR_PATTERNS], "r_pat")
+        recent = [(i, w) for i, (_, cls, w, _) in enumerate(_GDPR_PATTERNS) if cls == "recent"]
+        pid_recent = _wpick_int([w for _, w in recent], "r_pat2")
+        recent_map = "[" + ", ".join(str(i) for i, _ in recent) + "]"
+        cls_of = "[" + ", ".join(_q(c) for c in classes) + "]"
+        lo_normal, hi_normal = "lo", e - 90 * DAY
+        lo_over, hi_over = f"greatest(lo, {e - 180 * DAY})", e - 60 * DAY
+        lo_recent, hi_recent = f"greatest(lo, {e - 14 * DAY})", e - 2 * DAY
+        regulation = (
+            "CASE WHEN r_reg < 0.05 THEN NULL "
+            "WHEN country = 'US' AND r_reg < 0.85 THEN 'ccpa' ELSE 'gdpr' END"
+        )
+        rectify_name = _pick([n for n, _ in FIRST_NAMES], "r_rect")
+        rectify_last = _pick([n for n, _ in LAST_NAMES], "r_rect")
+        metadata = _map(
+            [
+                ("request_id", "request_id"),
+                ("regulation", "regulation"),
+                ("channel", "channel"),
+                ("exemption", "exemption"),
+                (
+                    "rectify.first_name",
+                    f"CASE WHEN subtype = 'rectification' AND r_rect < 0.5 THEN {rectify_name} END",
+                ),
+                (
+                    "rectify.last_name",
+                    "CASE WHEN subtype = 'rectification' AND r_rect >= 0.5 AND r_rect < 0.7 "
+                    f"THEN {rectify_last} END",
+                ),
+                (
+                    "rectify.email",
+                    "CASE WHEN subtype = 'rectification' AND (r_rect >= 0.7 OR r_rect < 0.2) "
+                    "THEN 'new.address.' || rkey::VARCHAR || '@example.com' END",
+                ),
+                (
+                    "rectify.phone",
+                    "CASE WHEN subtype = 'rectification' AND r_rect >= 0.9 "
+                    "THEN '+1555' || lpad((hash(rkey, 'phone') % 10000000)::VARCHAR, 7, '0') END",
+                ),
+            ]
+        )
+        plant = f"""
+CASE
+  WHEN cls <> 'normal' THEN r0
+  WHEN r_edge < 0.04 AND last_day_sec BETWEEN lo AND {hi_normal} THEN last_day_sec
+  WHEN r_edge >= 0.04 AND r_edge < 0.06 AND jan_sec BETWEEN lo AND {hi_normal} THEN jan_sec
+  WHEN r_edge >= 0.06 AND r_edge < 0.09 AND weekend_sec BETWEEN lo AND {hi_normal}
+    THEN weekend_sec
+  ELSE r0 END"""
+        component = f"""
+WITH reqs AS (
+  SELECT u.user_id, u.uidx, u.country, q.r AS ridx,
+         greatest(u.created_sec + {DAY}, {self.start}) AS lo,
+         u.uidx * {_KEY_STRIDE} + {_OFF_GDPR} + q.r * 16 AS rkey
+  FROM _cio_gen_users u CROSS JOIN (VALUES (0), (1)) q(r)
+  WHERE u.has_privacy AND _cio_rnd(u.uidx, 'gdpr') < 0.03
+    AND (q.r = 0 OR _cio_rnd(u.uidx, 'gdpr_second') < 0.2)
+), r1 AS (
+  SELECT *,
+         {_wpick(_GDPR_TYPES, "_cio_rnd(rkey, 'type')")} AS subtype,
+         _cio_rnd(rkey, 'pattern') AS r_pat,
+         _cio_rnd(rkey, 'pattern2') AS r_pat2,
+         _cio_rnd(rkey, 'received') AS r_recv,
+         _cio_rnd(rkey, 'edge') AS r_edge,
+         _cio_rnd(rkey, 'regulation') AS r_reg,
+         _cio_rnd(rkey, 'rectify') AS r_rect,
+         _cio_rnd(rkey, 'who') AS r_who
+  FROM reqs
+), r2 AS (
+  SELECT *,
+         CASE WHEN subtype = 'deletion' THEN {pid_deletion} ELSE {pid_default} END AS pid0
+  FROM r1
+), r3 AS (
+  SELECT *,
+         CASE
+           WHEN {cls_of}[pid0 + 1] = 'normal' AND lo <= {hi_normal} THEN pid0
+           WHEN {cls_of}[pid0 + 1] = 'overdue' AND {lo_over} <= {hi_over} THEN pid0
+           WHEN {cls_of}[pid0 + 1] = 'recent' THEN pid0
+           ELSE {recent_map}[1 + {pid_recent}]
+         END AS pid
+  FROM r2
+), r4 AS (
+  SELECT *, {cls_of}[pid + 1] AS cls,
+         CASE cls
+           WHEN 'normal' THEN {lo_normal} + floor(r_recv * ({hi_normal} - {lo_normal}))
+           WHEN 'overdue' THEN {lo_over} + floor(r_recv * ({hi_over} - {lo_over}))
+           ELSE {lo_recent} + floor(r_recv * ({hi_recent} - {lo_recent}))
+         END::BIGINT AS r0
+  FROM r3
+), r5 AS (
+  SELECT *,
+         epoch(last_day(make_timestamp(r0 * 1000000)))::BIGINT + r0 % {DAY} AS last_day_sec,
+         epoch(make_date(year(make_timestamp(r0 * 1000000))::INTEGER, 1,
+                         29 + floor(r_edge * 1000)::INTEGER % 3))::BIGINT + r0 % {DAY}
+           AS jan_sec,
+         epoch(date_trunc('week', make_timestamp(r0 * 1000000)))::BIGINT
+           + (5 + floor(r_edge * 1000)::INTEGER % 2) * {DAY} + r0 % {DAY} AS weekend_sec
+  FROM r4
+), r6 AS (
+  SELECT *, {plant} AS received,
+         'req_' || lpad(((uidx * 4 + ridx)::HUGEINT * 4093082899 % 10000000000)::VARCHAR,
+                        10, '0') AS request_id,
+         {regulation} AS regulation,
+         CASE WHEN subtype = 'deletion' AND _cio_rnd(rkey, 'exempt') < 0.10
+              THEN {_pick(EXEMPTIONS, "_cio_rnd(rkey, 'exemption')")} END AS exemption,
+         {_pick(("web_form", "web_form", "email", "support_ticket", "in_app"), "r_who")}
+           AS channel,
+         {_wpick((("user", 75), ("authorized_agent", 10), ("support_agent", 15)), "r_who")}
+           AS requested_by
+  FROM r5
+), ev AS (
+  SELECT r6.*, p.j, p.status, rkey + p.j AS ekey,
+         p.gap_lo + floor(_cio_rnd(rkey + p.j, 'gap') * (p.gap_hi - p.gap_lo))::BIGINT AS gap
+  FROM r6 JOIN _cio_gen_gdpr_steps p ON p.pid = r6.pid
+)
+SELECT
+  user_id,
+  ekey,
+  'gdpr_request' AS event_type,
+  subtype AS event_subtype,
+  status,
+  CASE status WHEN 'failed' THEN 'export_timeout' WHEN 'cancelled' THEN 'withdrawn_by_requester'
+              WHEN 'extended' THEN 'complex_request' END AS reason,
+  requested_by,
+  received + sum(gap) OVER (PARTITION BY rkey ORDER BY j) AS ts,
+  1 + floor(pow(_cio_rnd(ekey, 'lag'), 3) * 3600)::BIGINT AS lag,
+  {metadata} AS metadata
+FROM ev
+"""
+        return self.finalize_sql(component)
+
+    # -- legal holds and data retention -----------------------------------------------
+
+    def legal_retention_sql(self) -> str:
+        e = self.end
+        hold_meta = _map(
+            [
+                ("case_id", "'case_' || (10000 + hash(skey, 'case') % 90000)::VARCHAR"),
+                ("matter", "subtype || ' matter ' || (1 + hash(skey, 'm') % 400)::VARCHAR"),
+            ]
+        )
+        retention_meta = _map(
+            [
+                (
+                    "policy",
+                    _pick(("inactive_24_months", "events_36_months", "devices_12_months"), "r_s"),
+                ),
+                ("rows_affected", "(hash(ekey, 'rows') % 5000)::VARCHAR"),
+            ]
+        )
+        return self.finalize_sql(
+            f"""
+WITH holds AS (
+  SELECT u.user_id, u.created_sec, h.h,
+         u.uidx * {_KEY_STRIDE} + {_OFF_LEGAL} + h.h * 16 AS skey
+  FROM _cio_gen_users u CROSS JOIN (VALUES (0), (1)) h(h)
+  WHERE u.has_privacy AND _cio_rnd(u.uidx, 'legal_hold') < 0.002
+    AND (h.h = 0 OR _cio_rnd(u.uidx, 'legal_hold_2') < 0.15)
+), h2 AS (
+  SELECT *,
+         {
+                _wpick(
+                    (("litigation", 50), ("regulatory_investigation", 30), ("tax_audit", 20)),
+                    "_cio_rnd(skey, 'sub')",
+                )
+            } AS subtype,
+         1 + (_cio_rnd(skey, 'released') < 0.4)::INTEGER AS n,
+         created_sec + floor(_cio_rnd(skey, 'start') * ({e} - {2 * DAY} - created_sec))::BIGINT
+           AS st
+  FROM holds
+), h3 AS (SELECT *, {e - 60} - st AS span, unnest(range(n)) AS j FROM h2),
+ret AS (
+  SELECT u.user_id, u.created_sec,
+         u.uidx * {_KEY_STRIDE} + {_OFF_RETENTION} AS skey,
+         _cio_rnd(u.uidx, 'retention_n') AS r_n
+  FROM _cio_gen_users u
+  WHERE u.has_privacy AND _cio_rnd(u.uidx, 'retention') < 0.01
+), ret2 AS (
+  SELECT *, CASE WHEN r_n < 0.5 THEN 1 WHEN r_n < 0.85 THEN 2 ELSE 3 END AS n,
+         created_sec + floor(_cio_rnd(skey, 'start') * ({e} - {2 * DAY} - created_sec))::BIGINT
+           AS st
+  FROM ret
+), ret3 AS (SELECT *, {e - 60} - st AS span, unnest(range(n)) AS j FROM ret2)
+SELECT user_id, skey + j AS ekey, 'legal_hold' AS event_type, subtype AS event_subtype,
+       CASE WHEN j = 1 THEN 'released' ELSE 'active' END AS status,
+       CASE WHEN j = 1 THEN 'matter_closed' END AS reason,
+       CASE WHEN _cio_rnd(skey, 'who') < 0.7 THEN 'legal_team' ELSE 'support_agent' END
+         AS requested_by,
+       _cio_slot(st, span, j, n, skey) AS ts,
+       1 + floor(_cio_rnd(skey + j, 'lag') * 600)::BIGINT AS lag,
+       {hold_meta} AS metadata
+FROM h3
+UNION ALL
+SELECT user_id, ekey, 'data_retention', event_subtype, status, NULL, 'system', ts, lag, metadata
+FROM (
+  SELECT *, skey + j AS ekey, _cio_rnd(skey + j, 'sub') AS r_s,
+         {_pick(("profile_purge", "events_archive", "devices_purge", "anonymization"), "r_s")}
+           AS event_subtype,
+         CASE WHEN j + 1 < n AND _cio_rnd(skey + j, 'scheduled') < 0.5 THEN 'scheduled'
+              ELSE 'executed' END AS status,
+         _cio_slot(st, span, j, n, skey) AS ts,
+         1 + floor(_cio_rnd(skey + j, 'lag') * 60)::BIGINT AS lag,
+         {retention_meta} AS metadata
+  FROM ret3
+)
+"""
+        )
+
+    # -- duplicates, bad-row count ----------------------------------------------------
+
+    def bad_count_sql(self) -> str:
+        return f"SELECT count(*) FROM {self.pe} WHERE _cio_rnd(event_id, 'bad') < {BAD_RATE}"
+
+    def duplicates_sql(self) -> str:
+        cols = ", ".join(c for c, _ in _PRIVACY_COLUMNS if c not in ("processed_at", "metadata"))
+        return f"""
+INSERT INTO {self.pe}
+SELECT {cols},
+       processed_at + CASE WHEN _cio_rnd(event_id, 'dup_same') < 0.1 THEN INTERVAL 0 SECOND
+                           ELSE to_seconds(1 + floor(pow(_cio_rnd(event_id, 'dup_lag'), 2)
+                                                     * {DAY})::BIGINT) END,
+       metadata
+FROM {self.pe}
+WHERE _cio_rnd(event_id, 'dup') < {DUP_RATE}
+"""
+
+    # -- profiles and customer events -------------------------------------------------
+
+    def profiles_sql(self) -> str:
+        e = self.end
+        phone_prefix = (
+            "CASE country "
+            + " ".join(f"WHEN {_q(c)} THEN {_q(p)}" for c, (p, _) in _PHONE.items())
+            + " END"
+        )
+        phone_digits = (
+            "CASE country "
+            + " ".join(f"WHEN {_q(c)} THEN {d}" for c, (_, d) in _PHONE.items())
+            + " END"
+        )
+        first_display = _list([d for d, _ in FIRST_NAMES])
+        first_slug = _list([s for _, s in FIRST_NAMES])
+        last_display = _list([d for d, _ in LAST_NAMES])
+        last_slug = _list([s for _, s in LAST_NAMES])
+        return f"""
+INSERT INTO {self.schema}.user_profiles
+WITH p AS (
+  SELECT *,
+         1 + floor(_cio_rnd(uidx, 'first') * {len(FIRST_NAMES)})::INTEGER AS fi,
+         1 + floor(_cio_rnd(uidx, 'last') * {len(LAST_NAMES)})::INTEGER AS li,
+         _cio_rnd(uidx, 'phone') AS r_phone,
+         _cio_rnd(uidx, 'updated') AS r_upd,
+         hash(uidx, 'phone_digits', {self.seed}) AS h_phone
+  FROM _cio_gen_users WHERE has_profile
+)
+SELECT
+  user_id,
+  {first_slug}[fi] || '.' || {last_slug}[li] || '.' || uidx::VARCHAR || '@'
+    || {_wpick(EMAIL_DOMAINS, "_cio_rnd(uidx, 'domain')")} AS email,
+  CASE WHEN r_phone < 0.15 THEN NULL
+       ELSE {phone_prefix}
+            || lpad((h_phone % pow(10, {phone_digits})::UBIGINT)::VARCHAR, {phone_digits}, '0')
+  END AS phone,
+  {first_display}[fi] AS first_name,
+  {last_display}[li] AS last_name,
+  country,
+  {_ts("created_sec")} AS created_at,
+  {_ts(f"created_sec + floor(r_upd * ({e} - created_sec))")} AS updated_at,
+  {_ts("last_active_sec")} AS last_active_at
+FROM p
+"""
+
+    def customer_events_sql(self) -> str:
+        cats = list(DATA_CATEGORIES.items())
+        category = _wpick([(c, w) for c, (w, _) in cats], "r_cat")
+        event_name = (
+            "CASE category "
+            + " ".join(f"WHEN {_q(c)} THEN {_pick(names, 'r_name')}" for c, (_, names) in cats)
+            + " END"
+        )
+        return f"""
+INSERT INTO {self.schema}.customer_events
+WITH u AS (
+  SELECT user_id, uidx, created_sec, last_active_sec,
+         floor(_cio_rnd(uidx, 'n_events') * 9)::INTEGER AS n
+  FROM _cio_gen_users WHERE last_active_sec IS NOT NULL
+), ev AS (
+  SELECT *, unnest(range(n)) AS j FROM u WHERE n > 0
+), ev2 AS (
+  SELECT *, uidx * 64 + j AS ckey FROM ev
+), ev3 AS (
+  SELECT *, _cio_rnd(ckey, 'cat') AS r_cat, _cio_rnd(ckey, 'name') AS r_name,
+         {category} AS category
+  FROM ev2
+)
+SELECT
+  _cio_hexid('cev_', ckey, {_GOLDEN_CEV}, {self.mask}) AS event_id,
+  user_id,
+  {event_name} AS event_name,
+  category AS data_category,
+  {
+            _ts(
+                "CASE WHEN j = n - 1 THEN last_active_sec ELSE created_sec + floor("
+                "(last_active_sec - created_sec) * (j + _cio_rnd(ckey, 't')) / n) END"
+            )
+        } AS occurred_at
+FROM ev3
+"""
+
+
+def _strip_extra(component: str) -> str:
+    """Keep only the finalize columns of a component (drops helper columns like r_ev)."""
+    cols = (
+        "user_id, ekey, event_type, event_subtype, status, reason, requested_by, ts, lag, metadata"
+    )
+    return f"SELECT {cols} FROM ({component})"
+
+
+# ------------------------------------------------------------------------------ public
+
+
+def generate_lakehouse(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    users: int,
+    seed: int = 42,
+    end: datetime.datetime,
+    schema: str = "raw",
+    progress: Callable[[str], None] | None = None,
+) -> GenerationSummary:
+    """Create or replace ``<schema>.privacy_events``, ``user_profiles`` and ``customer_events``.
+
+    ``end`` is the naive-UTC "now" of the generated world: every good event lies in
+    the three years before it. The result depends only on ``(users, seed, end)``.
+    ``progress`` receives each name in ``STEPS`` once, as that step finishes.
+    """
+    if isinstance(users, bool) or not isinstance(users, int) or users < 1:
+        raise ValueError(f"users must be a positive integer, got {users!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
+        raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
+    if not isinstance(end, datetime.datetime):
+        raise ValueError(f"end must be a datetime, got {end!r}")
+    if end.tzinfo is not None:
+        end = end.astimezone(datetime.UTC).replace(tzinfo=None)
+    if not _IDENT.match(schema):
+        raise ValueError(f"schema must be a plain SQL identifier, got {schema!r}")
+
+    began = time.perf_counter()
+    world = _World(users, seed, end.replace(microsecond=0), schema)
+
+    def done(step: str) -> None:
+        if progress is not None:
+            progress(step)
+
+    world.setup(con)
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for table in TABLE_COLUMNS:
+            _create_table(con, f"{schema}.{table}", table)
+        con.execute(world.users_sql())
+        done("users")
+
+        world.consent_tables(con)
+        con.execute(world.consent_sql())
+        done("consent")
+        con.execute(world.suppression_sql())
+        done("suppression")
+        world.gdpr_tables(con)
+        con.execute(world.gdpr_sql())
+        done("gdpr_requests")
+        con.execute(world.legal_retention_sql())
+        done("legal_hold_and_retention")
+
+        bad_rows = _count(con, world.bad_count_sql())
+        duplicate_rows = _count(con, world.duplicates_sql())
+        done("duplicates")
+        con.execute(world.profiles_sql())
+        done("user_profiles")
+        con.execute(world.customer_events_sql())
+        done("customer_events")
+
+        counts = {
+            table: _count(con, f"SELECT count(*) FROM {schema}.{table}") for table in TABLE_COLUMNS
+        }
+    finally:
+        world.cleanup(con)
+
+    return GenerationSummary(
+        users=users,
+        privacy_events=counts["privacy_events"],
+        user_profiles=counts["user_profiles"],
+        customer_events=counts["customer_events"],
+        bad_rows=bad_rows,
+        duplicate_rows=duplicate_rows,
+        seconds=round(time.perf_counter() - began, 3),
+    )
