@@ -40,12 +40,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check connector tests bench
 	$(BIN)/ruff format --check connector tests bench
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint models data-tests
+	CIO_PRIVACY_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models data-tests
 
 format: $(STAMP)
 	$(BIN)/ruff format connector tests bench
 	$(BIN)/ruff check --fix connector tests bench
-	$(BIN)/sqlfluff fix models data-tests
+	CIO_PRIVACY_DUCKDB_PATH=:memory: $(BIN)/sqlfluff fix models data-tests
 
 bench-generate: $(STAMP)
 	$(BIN)/python bench/bench_generate.py --users $(BENCH_USERS)

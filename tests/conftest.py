@@ -119,7 +119,7 @@ def duckdb_build(duckdb_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def spark_build(
     duckdb_build: DbtResult, duckdb_path: Path, spark: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> DbtResult:
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with duckdb.connect(str(duckdb_path)) as con:
         copy_tables_to_spark(con, spark, source_schema="raw", target_schema="raw")
     return run_dbt(
         ["build", *DBT_VARS], target="spark", target_path=tmp_path_factory.mktemp("dbt-spark")

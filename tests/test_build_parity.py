@@ -64,7 +64,7 @@ def test_every_model_has_identical_rows_on_duckdb_and_spark(
     local_models = _models(duckdb_build)
     spark_models = _models(spark_build)
     assert local_models.keys() == spark_models.keys()
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with duckdb.connect(str(duckdb_path)) as con:
         for model, relation in sorted(local_models.items()):
             local_columns = [c[0] for c in con.execute(f"describe {relation}").fetchall()]
             spark_frame = spark.table(spark_models[model].replace("`", ""))
@@ -83,7 +83,7 @@ def test_every_model_has_identical_rows_on_duckdb_and_spark(
 
 def test_quarantine_accounts_for_every_raw_row(duckdb_build: DbtResult, duckdb_path: Path) -> None:
     """R1 + R2 on realistic data: every bad kind the generator plants is caught."""
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with duckdb.connect(str(duckdb_path)) as con:
         raw = con.execute("select count(*) from raw.privacy_events").fetchone()
         dispositions = dict(
             con.execute(

@@ -14,7 +14,6 @@ from cio_privacy.errors import SafetyGuardError, UsageError
 from cio_privacy.profiles import Target, load_target
 
 RAW_SCHEMA = "raw"
-GENERATE_STEPS = 4  # the generator reports one step per table, then "done"
 
 
 def _positive_int(text: str) -> int:
@@ -77,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace, target: Target) -> int:
     import duckdb
 
-    from cio_privacy.generate import generate_lakehouse
+    from cio_privacy.generate import STEPS, generate_lakehouse
     from cio_privacy.warehouse import connect_duckdb, copy_tables_to_spark, spark_session
 
     if target.type not in ("duckdb", "spark"):
@@ -85,7 +84,7 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
             f"generate writes synthetic data to local or spark targets only, not '{target.name}'"
         )
     end = args.end or _start_of_today_utc()
-    with progress_steps(GENERATE_STEPS + (target.type == "spark"), enabled=not args.json) as step:
+    with progress_steps(len(STEPS) + (target.type == "spark"), enabled=not args.json) as step:
         if target.type == "duckdb":
             with connect_duckdb(target) as con:
                 result = generate_lakehouse(
@@ -129,12 +128,13 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
 
 
 def _summary(args: argparse.Namespace, target: Target) -> int:
-    from cio_privacy.summary import summarize
+    from cio_privacy.summary import public_relations, summarize
     from cio_privacy.warehouse import Warehouse
 
+    relations = public_relations(args.manifest)
     warehouse = Warehouse(target)
     try:
-        result = summarize(warehouse, args.manifest)
+        result = summarize(warehouse, relations)
     finally:
         warehouse.close()
     if args.json:

@@ -53,4 +53,5 @@ def print_table(title: str, rows: list[tuple[str, ...]], headers: tuple[str, ...
 
 def error_line(message: str) -> None:
     """One line on stderr, for errors a user can act on."""
-    stderr.print(f"cio-privacy: error: {message}", highlight=False, markup=False)
+    first_line = " ".join(message.split())
+    sys.stderr.write(f"cio-privacy: error: {first_line}\n")

@@ -19,6 +19,7 @@ guaranteed; compare contents, not order.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 import time
@@ -54,9 +55,10 @@ _OFF_GDPR = 512  # + request * 16 + step
 _OFF_LEGAL = 640  # + hold * 16 + step
 _OFF_RETENTION = 704  # + step
 
-_GOLDEN = 0x9E3779B97F4A7C15  # odd: multiplication by it permutes 64-bit integers
-_GOLDEN_CEV = 0xD6E8FEB86659FD93
-_U64 = 1 << 64
+# Odd multipliers for the event-id permutation (see _World.setup).
+_ID_MULT = 0x5BD1E9
+_ID_MULT_CEV = 0x4F1BBD
+_ID_MIX = 0x3C6EF3
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 COUNTRIES: tuple[tuple[str, float], ...] = (
@@ -84,26 +86,33 @@ _PHONE: dict[str, tuple[str, int]] = {
     "BR": ("+55119", 8),
     "AU": ("+61491570", 3),
 }
-# (display name, lower-case ASCII form used in e-mail addresses)
-FIRST_NAMES: tuple[tuple[str, str], ...] = tuple(
-    (n, n.lower())
-    for n in (
-        "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Mia Lucas Charlotte Mateo "
-        "Isabella Leon Ava Hugo Lea Finn Camille Louis Chloe Jan Sofia Luca Giulia "
-        "Marco Laura Pablo Lucia Daan Sanne Thiago Ana Gabriel Julia Jack Ruby Ethan "
-        "Grace Aiden Priya Arjun Mei Kenji Fatima Omar"
-    ).split()
-) + (("Zoë", "zoe"), ("José", "jose"), ("Anaïs", "anais"), ("Jürgen", "jurgen"))
-LAST_NAMES: tuple[tuple[str, str], ...] = tuple(
-    (n, n.lower())
-    for n in (
-        "Smith Johnson Williams Brown Jones Garcia Miller Davis Martinez Wilson Taylor "
-        "Anderson Thomas Moore Jackson Martin Lee Walker Hall Allen Young King Wright "
-        "Scott Green Baker Adams Nelson Hill Campbell Schmidt Schneider Fischer Weber "
-        "Dubois Durand Lefebvre Rossi Russo Ferrari Bianchi Jansen Visser Silva Santos "
-        "Oliveira Fernandez Lopez Sanchez Patel Nguyen Kim Chen Singh"
-    ).split()
-) + (("O'Brien", "obrien"), ("Müller", "muller"), ("García-López", "garcialopez"))
+
+
+def _names(words: str, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """(display name, lower-case ASCII form used in e-mail addresses) pairs."""
+    return (*((w, w.lower()) for w in words.split()), *extra)
+
+
+FIRST_NAMES = _names(
+    "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Mia Lucas Charlotte Mateo "
+    "Isabella Leon Ava Hugo Lea Finn Camille Louis Chloe Jan Sofia Luca Giulia "
+    "Marco Laura Pablo Lucia Daan Sanne Thiago Ana Gabriel Julia Jack Ruby Ethan "
+    "Grace Aiden Priya Arjun Mei Kenji Fatima Omar",
+    ("Zoë", "zoe"),
+    ("José", "jose"),
+    ("Anaïs", "anais"),
+    ("Jürgen", "jurgen"),
+)
+LAST_NAMES = _names(
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Martinez Wilson Taylor "
+    "Anderson Thomas Moore Jackson Martin Lee Walker Hall Allen Young King Wright "
+    "Scott Green Baker Adams Nelson Hill Campbell Schmidt Schneider Fischer Weber "
+    "Dubois Durand Lefebvre Rossi Russo Ferrari Bianchi Jansen Visser Silva Santos "
+    "Oliveira Fernandez Lopez Sanchez Patel Nguyen Kim Chen Singh",
+    ("O'Brien", "obrien"),
+    ("Müller", "muller"),
+    ("García-López", "garcialopez"),
+)
 EMAIL_DOMAINS: tuple[tuple[str, float], ...] = (
     ("gmail.com", 40),
     ("outlook.com", 15),
@@ -255,20 +264,20 @@ _CONSENT_TYPES: dict[str, tuple[str, float, str, tuple[str, ...], float, int]] =
 # new policy version); G after W = re-grant.
 _CONSENT_PATTERNS: dict[str, tuple[tuple[str, float], ...]] = {
     "cookies": (
-        ("G", 5),
-        ("GG", 6),
-        ("GE", 5),
+        ("G", 4),
+        ("GG", 5),
+        ("GE", 4),
         ("GEG", 12),
         ("GGG", 6),
         ("GEGE", 8),
         ("GGEG", 8),
         ("GEGG", 8),
-        ("GEGEG", 12),
-        ("GGGGG", 5),
-        ("GEGEGG", 7),
-        ("GGEGEG", 6),
-        ("GEGEGEG", 4),
-        ("GW", 4),
+        ("GEGEG", 13),
+        ("GGGGG", 6),
+        ("GEGEGG", 8),
+        ("GGEGEG", 7),
+        ("GEGEGEG", 5),
+        ("GW", 3),
         ("GEGW", 4),
         ("GGWG", 2),
         ("GWGEG", 2),
@@ -277,17 +286,18 @@ _CONSENT_PATTERNS: dict[str, tuple[tuple[str, float], ...]] = {
         ("G", 6),
         ("GG", 8),
         ("GGG", 9),
-        ("GGGG", 7),
-        ("GGGGG", 5),
+        ("GGGG", 8),
+        ("GGGGG", 7),
+        ("GGGGGG", 3),
         ("PG", 6),
         ("PGG", 7),
-        ("PGGG", 6),
-        ("PGGGG", 4),
+        ("PGGG", 7),
+        ("PGGGG", 5),
         ("P", 2),
-        ("GW", 6),
-        ("GGW", 5),
+        ("GW", 5),
+        ("GGW", 4),
         ("PGW", 3),
-        ("GGGW", 3),
+        ("GGGW", 2),
         ("GWG", 3),
         ("GGWG", 2),
         ("PGWG", 1),
@@ -302,11 +312,11 @@ _CONSENT_PATTERNS: dict[str, tuple[tuple[str, float], ...]] = {
         ("G", 7),
         ("GG", 9),
         ("GGG", 10),
-        ("GGGG", 7),
-        ("GGGGG", 5),
-        ("GGGGGG", 3),
-        ("GW", 7),
-        ("GGW", 6),
+        ("GGGG", 9),
+        ("GGGGG", 7),
+        ("GGGGGG", 5),
+        ("GW", 5),
+        ("GGW", 4),
         ("GGGW", 3),
         ("GWG", 3),
         ("GGWG", 2),
@@ -485,6 +495,18 @@ def _map(entries: Sequence[tuple[str, str]]) -> str:
     return f"map_from_entries(list_filter([{items}], lambda e: e.v IS NOT NULL))"
 
 
+def _struct_map(entries: Sequence[tuple[str, str]]) -> str:
+    """MAP(VARCHAR, VARCHAR) with exactly these keys; every value must be non-NULL.
+
+    Casting a struct is several times faster than MAP()/map_from_entries, which matters
+    for the ten million consent rows.
+    """
+    if not entries:
+        return "MAP {}::MAP(VARCHAR, VARCHAR)"
+    fields = ", ".join(f"{_q(k)}: ({v})::VARCHAR" for k, v in entries)
+    return f"{{{fields}}}::MAP(VARCHAR, VARCHAR)"
+
+
 def _ts(seconds: str) -> str:
     return f"make_timestamp(({seconds})::BIGINT * 1000000)"
 
@@ -525,22 +547,25 @@ class _World:
     def __init__(self, users: int, seed: int, end: datetime.datetime, schema: str) -> None:
         self.users = users
         self.seed = seed
-        self.schema = schema
-        self.end = int((end - datetime.datetime(1970, 1, 1)).total_seconds() // 1)
+        self.schema = f'"{schema}"'  # validated identifier, quoted in case it is a keyword
+        self.end = calendar.timegm(end.timetuple())
         try:
             start_dt = end.replace(year=end.year - 3)
         except ValueError:  # 29 February
             start_dt = end.replace(year=end.year - 3, day=28)
-        self.start = int((start_dt - datetime.datetime(1970, 1, 1)).total_seconds() // 1)
+        self.start = calendar.timegm(start_dt.timetuple())
         self.width = max(7, len(str(users)))
-        self.mask = (seed * _GOLDEN + 0x632BE59BD9B4E019) % _U64
+        # Event ids: a permutation of [0, 2**bits) applied to the unique event key.
+        need = ((users + 1) * _KEY_STRIDE).bit_length()
+        self.id_bits = max(40, -(-need // 4) * 4)
+        self.id_mask = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << self.id_bits)
         # Consent policy versions: v1, v2 (from about 13 months in), then a dated one.
         self.v2_from = self.start + 400 * DAY
         self.v3_from = self.end - 300 * DAY
         self.v3_label = datetime.datetime.fromtimestamp(self.v3_from, datetime.UTC).strftime(
             "%Y-%m"
         )
-        self.pe = f"{schema}.privacy_events"
+        self.pe = f"{self.schema}.privacy_events"
 
     # -- primitives -------------------------------------------------------------------
 
@@ -558,17 +583,27 @@ class _World:
             "((h % 223) + 1)::VARCHAR || '.' || ((h >> 8) % 256)::VARCHAR || '.' "
             "|| ((h >> 16) % 256)::VARCHAR || '.' || (((h >> 24) % 254) + 1)::VARCHAR"
         )
+        # A permutation of [0, 2**bits): multiply by an odd number, xor-shift, multiply,
+        # xor a seed mask (each step is invertible), so distinct keys give distinct,
+        # random-looking ids. Multipliers stay below 2**(63 - bits): BIGINT never overflows.
+        bits = self.id_bits
+        modulus, limit = 1 << bits, 1 << (63 - bits)
+        mix = (_ID_MIX % limit) | 1
         con.execute(
-            "CREATE OR REPLACE TEMP MACRO _cio_hexid(prefix, k, mult, mask) AS "
-            "prefix || lower(lpad(to_hex(xor(((k::HUGEINT * mult) % "
-            f"{_U64})::UBIGINT, mask::UBIGINT)), 16, '0'))"
+            "CREATE OR REPLACE TEMP MACRO _cio_mulmod(x, m) AS "
+            f"(x::BIGINT * (m % {limit} | 1)) % {modulus}"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO _cio_hexid(prefix, k, mult) AS "
+            f"prefix || lower(lpad(to_hex(xor(_cio_mulmod(xor(_cio_mulmod(k, mult), "
+            f"_cio_mulmod(k, mult) >> {bits // 2}), {mix}), {self.id_mask})), {bits // 4}, '0'))"
         )
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         for table in ("_cio_gen_users", "_cio_gen_consent_types", "_cio_gen_consent_steps"):
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
         con.execute("DROP TABLE IF EXISTS temp.main._cio_gen_gdpr_steps")
-        for macro in ("_cio_slot", "_cio_ip", "_cio_hexid", "_cio_rnd"):
+        for macro in ("_cio_slot", "_cio_ip", "_cio_hexid", "_cio_mulmod", "_cio_rnd"):
             con.execute(f"DROP MACRO IF EXISTS temp.main.{macro}")
 
     # -- users ------------------------------------------------------------------------
@@ -621,32 +656,33 @@ FROM c
         e = self.end
         bad_types = ("consnet", "marketing", "gdpr", "supression", "privacy_request", "opt_out")
         gdpr_sub = _pick(GDPR_SUBTYPES, "ra")
-        gdpr_stat = _pick(GDPR_STATUSES, "ra")
+        gdpr_stat = _pick(GDPR_STATUSES, "rb")
         bad_regulation = _pick(("lgpd", "pipeda", "appi", "popia"), "rb")
         bad_expiry = _pick(("next-year", "2025-13-45", "soon", "31/02/2026", "never"), "rb")
         bad_bounce = _pick(("medium", "partial", "unknown_type"), "rb")
         not_gdpr = "event_type <> 'gdpr_request'"
+        half = NOISE_RATE / 2  # rn < half: noisy type; half <= rn < NOISE_RATE: noisy status
         type_noise = (
-            "CASE floor(rn * 4000)::INTEGER WHEN 0 THEN ' ' || event_type "
+            f"CASE floor(rn / {half} * 4)::INTEGER WHEN 0 THEN ' ' || event_type "
             "WHEN 1 THEN upper(event_type) WHEN 2 THEN event_type || ' ' "
             "ELSE upper(left(event_type, 1)) || substr(event_type, 2) END"
         )
         status_noise = (
-            "CASE floor((rn - 0.001) * 3000)::INTEGER WHEN 0 THEN upper(status) "
+            f"CASE floor((rn - {half}) / {half} * 3)::INTEGER WHEN 0 THEN upper(status) "
             "WHEN 1 THEN ' ' || status ELSE status || '  ' END"
         )
         return f"""
 INSERT INTO {self.pe}
 WITH c AS ({component}),
 k AS (
-  SELECT c.*, _cio_hexid('evt_', ekey, {_GOLDEN}, {self.mask}) AS event_id FROM c
+  SELECT c.*, _cio_hexid('evt_', ekey, {_ID_MULT}) AS event_id FROM c
 ), f AS (
   SELECT k.*,
-         _cio_rnd(event_id, 'bad') < {BAD_RATE} AS is_bad,
-         1 + floor(_cio_rnd(event_id, 'kind') * 9)::INTEGER AS kind,
-         _cio_rnd(event_id, 'alt') AS ra,
-         _cio_rnd(event_id, 'alt2') AS rb,
-         _cio_rnd(event_id, 'noise') AS rn
+         {self.bad_predicate} AS is_bad,
+         1 + floor(_cio_rnd(ekey, 'kind') * 9)::INTEGER AS kind,
+         _cio_rnd(ekey, 'alt') AS ra,
+         _cio_rnd(ekey, 'alt2') AS rb,
+         _cio_rnd(ekey, 'noise') AS rn
   FROM k
 )
 SELECT
@@ -654,7 +690,7 @@ SELECT
   CASE WHEN is_bad AND kind = 1 THEN [NULL, '', '   '][1 + floor(ra * 3)::INTEGER]
        ELSE user_id END AS user_id,
   CASE
-    WHEN NOT is_bad THEN CASE WHEN rn < {NOISE_RATE / 2} THEN {type_noise} ELSE event_type END
+    WHEN NOT is_bad THEN CASE WHEN rn < {half} THEN {type_noise} ELSE event_type END
     WHEN kind = 2 THEN {_pick(bad_types, "ra")}
     WHEN kind = 4 AND event_type = 'data_retention' THEN 'legal_hold'
     WHEN kind IN (7, 8) THEN 'gdpr_request'
@@ -674,7 +710,7 @@ SELECT
   END AS event_subtype,
   CASE
     WHEN NOT is_bad THEN
-      CASE WHEN rn >= {NOISE_RATE / 2} AND rn < {NOISE_RATE} THEN {status_noise} ELSE status END
+      CASE WHEN rn >= {half} AND rn < {NOISE_RATE} THEN {status_noise} ELSE status END
     WHEN kind = 4 THEN CASE event_type
       WHEN 'consent' THEN {_pick(("revoked", "opted_in", "denied"), "ra")}
       WHEN 'suppression' THEN {_pick(("paused", "inactive", "granted"), "ra")}
@@ -760,35 +796,47 @@ FROM f
             + " END"
         )
         slot = "_cio_slot(st, span, {j}, n, skey)"
+
+        # Policy version in force at a time (0, 1, 2); a re-grant after a withdrawal is
+        # given under a newer version than the one withdrawn.
+        def vidx(t: str) -> str:
+            return f"(({t}) >= {self.v2_from})::INTEGER + (({t}) >= {self.v3_from})::INTEGER"
+
+        prev_slot = slot.format(j="j - 1")
         version = (
-            f"CASE WHEN ts < {self.v2_from} THEN 'v1' WHEN ts < {self.v3_from} THEN 'v2' "
-            f"ELSE {_q(self.v3_label)} END"
+            f"{_list(['v1', 'v2', self.v3_label])}[1 + CASE "
+            f"WHEN status = 'granted' AND prev_status = 'withdrawn' "
+            f"THEN least(2, greatest({vidx('ts')}, {vidx(prev_slot)} + 1)) "
+            f"ELSE {vidx('ts')} END]"
         )
-        interactive = "NOT is_import AND status <> 'expired'"
+        has_expiry = (
+            "status = 'granted' AND (next_status = 'expired' OR _cio_rnd(ekey, 'expires') < exp_p)"
+        )
         expires = (
-            "CASE WHEN status <> 'granted' THEN NULL "
-            f"WHEN next_status = 'expired' THEN {_iso(slot.format(j='j + 1'))} "
-            f"WHEN _cio_rnd(ekey, 'expires') < exp_p THEN {_iso('ts + exp_days * 86400')} END"
+            f"CASE WHEN next_status = 'expired' THEN {_iso(slot.format(j='j + 1'))} "
+            f"ELSE {_iso('ts + exp_days * 86400')} END"
         )
         method = (
-            "CASE WHEN is_import THEN 'import' WHEN status = 'expired' THEN NULL "
+            "CASE WHEN is_import THEN 'import' "
             "WHEN status = 'withdrawn' AND family <> 'cookies' THEN "
             f"{_pick(('preference_center', 'preference_center', 'mobile_app'), 'r_ev')} "
             "ELSE methods[1 + floor(r_ev * len(methods))::INTEGER] END"
         )
-        metadata = _map(
-            [
-                ("version", version),
-                ("purpose", "purpose"),
-                ("collection_method", method),
-                ("ip_address", f"CASE WHEN {interactive} THEN _cio_ip(hash(ekey, 'ip')) END"),
-                (
-                    "user_agent",
-                    f"CASE WHEN {interactive} THEN {_pick(_USER_AGENTS, 'r_ua')} END",
-                ),
-                ("expires_at", expires),
-            ]
-        )
+        # One branch per key set, so that no map holds a NULL value.
+        base = [("version", "version"), ("purpose", "purpose")]
+        collected = [*base, ("collection_method", method)]
+        interactive = [
+            *collected,
+            ("ip_address", "_cio_ip(hash(ekey, 'ip'))"),
+            ("user_agent", _pick(_USER_AGENTS, "r_ua")),
+        ]
+        expiring = [("expires_at", expires)]
+        metadata = f"""CASE
+    WHEN status = 'expired' THEN {_struct_map(base)}
+    WHEN is_import AND NOT has_expiry THEN {_struct_map(collected)}
+    WHEN is_import THEN {_struct_map(collected + expiring)}
+    WHEN NOT has_expiry THEN {_struct_map(interactive)}
+    ELSE {_struct_map(interactive + expiring)} END"""
         component = f"""
 WITH s AS (
   SELECT u.user_id, u.created_sec, t.*,
@@ -807,8 +855,19 @@ WITH s AS (
 ), s3 AS (
   SELECT *, {pid_case} AS pid, win_end - st AS span FROM s2
 ), ev AS (
-  SELECT s3.*, p.j, p.n, p.status, p.prev_status, p.next_status, s3.skey + p.j AS ekey
+  SELECT s3.*, p.j, p.n, p.status, p.prev_status, p.next_status, s3.skey + p.j AS ekey,
+         _cio_rnd(s3.skey + p.j, 'ev') AS r_ev,
+         _cio_rnd(s3.skey + p.j, 'ua') AS r_ua
   FROM s3 JOIN _cio_gen_consent_steps p ON p.family = s3.family AND p.pid = s3.pid
+), ev2 AS (
+  SELECT *,
+         CASE WHEN status = 'granted' AND prev_status = 'pending'
+              THEN {slot.format(j="j - 1")} + 30
+                   + floor(r_ev * least(7200, span / (2 * n)))::BIGINT
+              ELSE {slot.format(j="j")} END AS ts
+  FROM ev
+), ev3 AS (
+  SELECT *, {version} AS version, {has_expiry} AS has_expiry FROM ev2
 )
 SELECT
   user_id,
@@ -816,23 +875,18 @@ SELECT
   'consent' AS event_type,
   subtype AS event_subtype,
   status,
-  _cio_rnd(ekey, 'ev') AS r_ev,
-  _cio_rnd(ekey, 'ua') AS r_ua,
-  CASE WHEN status = 'granted' AND prev_status = 'pending'
-       THEN {slot.format(j="j - 1")} + 30
-            + floor(r_ev * least(7200, span / (2 * n)))::BIGINT
-       ELSE {slot.format(j="j")} END AS ts,
   CASE status
     WHEN 'withdrawn' THEN CASE WHEN r_ev < 0.6 THEN 'user_request'
                                WHEN r_ev < 0.8 THEN 'unsubscribe_link' END
     WHEN 'expired' THEN 'consent_expired' END AS reason,
   CASE WHEN status = 'expired' THEN 'system' WHEN is_import THEN 'import' ELSE 'user' END
     AS requested_by,
+  ts,
   1 + floor(pow(_cio_rnd(ekey, 'lag'), 4) * 14400)::BIGINT AS lag,
   {metadata} AS metadata
-FROM ev
+FROM ev3
 """
-        return self.finalize_sql(_strip_extra(component))
+        return component
 
     # -- suppression ------------------------------------------------------------------
 
@@ -964,7 +1018,7 @@ SELECT
   {metadata} AS metadata
 FROM ev2
 """
-        return self.finalize_sql(_strip_extra(component))
+        return _strip_extra(component)
 
     # -- gdpr requests ----------------------------------------------------------------
 
@@ -1025,7 +1079,8 @@ FROM ev2
                 (
                     "rectify.email",
                     "CASE WHEN subtype = 'rectification' AND (r_rect >= 0.7 OR r_rect < 0.2) "
-                    "THEN 'new.address.' || rkey::VARCHAR || '@example.com' END",
+                    "THEN 'updated.' || (hash(rkey, 'email') % 1000000)::VARCHAR "
+                    "|| '@example.com' END",
                 ),
                 (
                     "rectify.phone",
@@ -1033,6 +1088,10 @@ FROM ev2
                     "THEN '+1555' || lpad((hash(rkey, 'phone') % 10000000)::VARCHAR, 7, '0') END",
                 ),
             ]
+        )
+        channel = _pick(
+            ("web_form", "web_form", "email", "support_ticket", "in_app"),
+            "_cio_rnd(rkey, 'channel')",
         )
         plant = f"""
 CASE
@@ -1098,8 +1157,7 @@ WITH reqs AS (
          {regulation} AS regulation,
          CASE WHEN subtype = 'deletion' AND _cio_rnd(rkey, 'exempt') < 0.10
               THEN {_pick(EXEMPTIONS, "_cio_rnd(rkey, 'exemption')")} END AS exemption,
-         {_pick(("web_form", "web_form", "email", "support_ticket", "in_app"), "r_who")}
-           AS channel,
+         {channel} AS channel,
          {_wpick((("user", 75), ("authorized_agent", 10), ("support_agent", 15)), "r_who")}
            AS requested_by
   FROM r5
@@ -1122,7 +1180,7 @@ SELECT
   {metadata} AS metadata
 FROM ev
 """
-        return self.finalize_sql(component)
+        return component
 
     # -- legal holds and data retention -----------------------------------------------
 
@@ -1143,8 +1201,11 @@ FROM ev
                 ("rows_affected", "(hash(ekey, 'rows') % 5000)::VARCHAR"),
             ]
         )
-        return self.finalize_sql(
-            f"""
+        hold_subtype = _wpick(
+            (("litigation", 50), ("regulatory_investigation", 30), ("tax_audit", 20)),
+            "_cio_rnd(skey, 'sub')",
+        )
+        return f"""
 WITH holds AS (
   SELECT u.user_id, u.created_sec, h.h,
          u.uidx * {_KEY_STRIDE} + {_OFF_LEGAL} + h.h * 16 AS skey
@@ -1153,12 +1214,7 @@ WITH holds AS (
     AND (h.h = 0 OR _cio_rnd(u.uidx, 'legal_hold_2') < 0.15)
 ), h2 AS (
   SELECT *,
-         {
-                _wpick(
-                    (("litigation", 50), ("regulatory_investigation", 30), ("tax_audit", 20)),
-                    "_cio_rnd(skey, 'sub')",
-                )
-            } AS subtype,
+         {hold_subtype} AS subtype,
          1 + (_cio_rnd(skey, 'released') < 0.4)::INTEGER AS n,
          created_sec + floor(_cio_rnd(skey, 'start') * ({e} - {2 * DAY} - created_sec))::BIGINT
            AS st
@@ -1199,12 +1255,15 @@ FROM (
   FROM ret3
 )
 """
-        )
 
     # -- duplicates, bad-row count ----------------------------------------------------
 
-    def bad_count_sql(self) -> str:
-        return f"SELECT count(*) FROM {self.pe} WHERE _cio_rnd(event_id, 'bad') < {BAD_RATE}"
+    bad_predicate = f"_cio_rnd(ekey, 'bad') < {BAD_RATE}"
+
+    def bad_count_sql(self, component: str) -> str:
+        """Rows of ``component`` that finalize_sql replaces by a bad row (a cheap query:
+        the optimiser drops every column but the key)."""
+        return f"SELECT count(*) FROM ({component}) WHERE {self.bad_predicate}"
 
     def duplicates_sql(self) -> str:
         cols = ", ".join(c for c, _ in _PRIVACY_COLUMNS if c not in ("processed_at", "metadata"))
@@ -1273,6 +1332,11 @@ FROM p
             + " ".join(f"WHEN {_q(c)} THEN {_pick(names, 'r_name')}" for c, (_, names) in cats)
             + " END"
         )
+        # Spread between sign-up and last activity; the last event is the last activity.
+        occurred_at = _ts(
+            "CASE WHEN j = n - 1 THEN last_active_sec ELSE created_sec + floor("
+            "(last_active_sec - created_sec) * (j + _cio_rnd(ckey, 't')) / n) END"
+        )
         return f"""
 INSERT INTO {self.schema}.customer_events
 WITH u AS (
@@ -1289,16 +1353,11 @@ WITH u AS (
   FROM ev2
 )
 SELECT
-  _cio_hexid('cev_', ckey, {_GOLDEN_CEV}, {self.mask}) AS event_id,
+  _cio_hexid('cev_', ckey, {_ID_MULT_CEV}) AS event_id,
   user_id,
   {event_name} AS event_name,
   category AS data_category,
-  {
-            _ts(
-                "CASE WHEN j = n - 1 THEN last_active_sec ELSE created_sec + floor("
-                "(last_active_sec - created_sec) * (j + _cio_rnd(ckey, 't')) / n) END"
-            )
-        } AS occurred_at
+  {occurred_at} AS occurred_at
 FROM ev3
 """
 
@@ -1349,24 +1408,25 @@ def generate_lakehouse(
 
     world.setup(con)
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {world.schema}")
         for table in TABLE_COLUMNS:
-            _create_table(con, f"{schema}.{table}", table)
+            _create_table(con, f"{world.schema}.{table}", table)
         con.execute(world.users_sql())
         done("users")
 
         world.consent_tables(con)
-        con.execute(world.consent_sql())
-        done("consent")
-        con.execute(world.suppression_sql())
-        done("suppression")
         world.gdpr_tables(con)
-        con.execute(world.gdpr_sql())
-        done("gdpr_requests")
-        con.execute(world.legal_retention_sql())
-        done("legal_hold_and_retention")
+        bad_rows = 0
+        for step, component in (
+            ("consent", world.consent_sql()),
+            ("suppression", world.suppression_sql()),
+            ("gdpr_requests", world.gdpr_sql()),
+            ("legal_hold_and_retention", world.legal_retention_sql()),
+        ):
+            con.execute(world.finalize_sql(component))
+            bad_rows += _count(con, world.bad_count_sql(component))
+            done(step)
 
-        bad_rows = _count(con, world.bad_count_sql())
         duplicate_rows = _count(con, world.duplicates_sql())
         done("duplicates")
         con.execute(world.profiles_sql())
@@ -1375,7 +1435,8 @@ def generate_lakehouse(
         done("customer_events")
 
         counts = {
-            table: _count(con, f"SELECT count(*) FROM {schema}.{table}") for table in TABLE_COLUMNS
+            table: _count(con, f"SELECT count(*) FROM {world.schema}.{table}")
+            for table in TABLE_COLUMNS
         }
     finally:
         world.cleanup(con)

@@ -44,9 +44,8 @@ def public_relations(manifest_path: Path) -> dict[str, str]:
     return dict(sorted(relations.items()))
 
 
-def summarize(warehouse: Warehouse, manifest_path: Path) -> BuildSummary:
+def summarize(warehouse: Warehouse, relations: dict[str, str]) -> BuildSummary:
     summary = BuildSummary(target=warehouse.target.name)
-    relations = public_relations(manifest_path)
     for model, relation in relations.items():
         summary.model_rows[model] = int(warehouse.query(f"select count(*) from {relation}")[0][0])
     if REJECTED_MODEL in relations:

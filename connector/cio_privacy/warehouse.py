@@ -55,13 +55,16 @@ def duckdb_path(target: Target) -> Path:
     return Path(str(target.settings.get("path", ".local/customerio_privacy.duckdb")))
 
 
-def connect_duckdb(target: Target, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect_duckdb(target: Target, *, must_exist: bool = False) -> duckdb.DuckDBPyConnection:
+    """Opens the target's database file read-write: DuckDB refuses a second
+    connection to a file with another configuration within one process (dbt
+    run in-process keeps one open)."""
     path = duckdb_path(target)
-    if read_only and not path.exists():
+    if must_exist and not path.exists():
         raise UsageError(f"no DuckDB database at {path}; run 'make demo' or 'dbt build' first")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path))
     except duckdb.IOException as error:
         raise UsageError(f"cannot open {path}: {str(error).splitlines()[0]}") from None
 
@@ -111,7 +114,7 @@ class Warehouse:
         self._duckdb: duckdb.DuckDBPyConnection | None = None
         self._spark: SparkSession | None = None
         if target.type == "duckdb":
-            self._duckdb = connect_duckdb(target, read_only=True)
+            self._duckdb = connect_duckdb(target, must_exist=True)
         elif target.type == "spark":
             self._spark = spark_session(target)
         else:
