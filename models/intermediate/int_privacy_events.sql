@@ -1,6 +1,9 @@
 {#
-    The privacy events that rules may act on: deduplicated (R1) and trusted
-    (R2). Every state model reads events from here, never from staging.
+    The privacy events that rules may act on: deduplicated (R1), trusted (R2)
+    and already happened at as_of. Every state model reads events from here,
+    never from staging, so replaying a past as_of gives the state as it was
+    then. (Events up to future_tolerance_hours after as_of are accepted by R2
+    as clock skew, but take effect only once as_of reaches them.)
 #}
 with
 
@@ -42,7 +45,9 @@ final as (
         metadata
 
     from staged
-    where disposition = 'accepted'
+    where
+        disposition = 'accepted'
+        and event_timestamp <= {{ as_of() }}
 
 )
 
