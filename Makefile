@@ -10,13 +10,14 @@ BENCH_USERS ?= 1000000
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install demo test test-python test-dbt lint format bench-generate lock clean
+.PHONY: help install demo test test-python test-dbt lint format bench-generate bench-models lock clean
 
 help:
 	@echo "make demo            generate a $(DEMO_USERS)-user lakehouse in DuckDB and build every model"
 	@echo "make test            everything CI checks: lint, DuckDB build + data tests, Spark build, parity, pytest"
 	@echo "make lint            ruff, mypy (connector), sqlfluff (models)"
 	@echo "make bench-generate  time the generator at $(BENCH_USERS) users; writes bench/RESULTS.md"
+	@echo "make bench-models    time full and incremental dbt builds at $(BENCH_USERS) users; writes bench/RESULTS.md"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,10 @@ format: $(STAMP)
 
 bench-generate: $(STAMP)
 	$(BIN)/python bench/bench_generate.py --users $(BENCH_USERS)
+
+# Files go to /tmp/cio-privacy-bench-models (about 3 GB at a million users), never .local.
+bench-models: $(STAMP)
+	$(BIN)/python bench/bench_models.py --users $(BENCH_USERS)
 
 # Re-resolve the pinned versions from pyproject.toml's ranges.
 lock:

@@ -18,7 +18,9 @@ from typing import Any
 import duckdb
 import pytest
 from cio_privacy.generate import generate_lakehouse
-from cio_privacy.warehouse import copy_tables_to_spark
+from cio_privacy.warehouse import TABLE_COLUMNS, copy_tables_to_spark
+
+from tests.ledger import write_sample_ledger
 
 # PySpark turns timestamps into Python datetimes in the process's local zone;
 # the project's times are UTC, so the tests run in UTC.
@@ -110,6 +112,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def duckdb_build(duckdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtResult:
     with duckdb.connect(str(duckdb_path)) as con:
         generate_lakehouse(con, users=USERS, seed=SEED, end=WORLD_END)
+        write_sample_ledger(con)
     return run_dbt(
         ["build", *DBT_VARS], target="local", target_path=tmp_path_factory.mktemp("dbt-local")
     )
@@ -120,7 +123,9 @@ def spark_build(
     duckdb_build: DbtResult, duckdb_path: Path, spark: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> DbtResult:
     with duckdb.connect(str(duckdb_path)) as con:
-        copy_tables_to_spark(con, spark, source_schema="raw", target_schema="raw")
+        copy_tables_to_spark(
+            con, spark, source_schema="raw", target_schema="raw", tables=TABLE_COLUMNS
+        )
     return run_dbt(
         ["build", *DBT_VARS], target="spark", target_path=tmp_path_factory.mktemp("dbt-spark")
     )

@@ -7,10 +7,6 @@ test; then every model is compared row for row, ignoring order.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import DbtResult
-
-
-def _models(build: DbtResult) -> dict[str, str]:
-    manifest = json.loads((build.target_path / "manifest.json").read_text())
-    return {
-        node["name"]: node["relation_name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-    }
-
-
-def _normalise(value: Any) -> Any:
-    """One representation per value, whichever engine returned it."""
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds")
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _normalise(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_normalise(item) for item in value)
-    if isinstance(value, float | Decimal):
-        return round(float(value), 9)
-    return value
-
-
-def _rows(rows: list[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]:
-    return Counter(tuple(_normalise(value) for value in row) for row in rows)
+from tests.rows import model_relations, rows
 
 
 def test_duckdb_build_passes_every_test(duckdb_build: DbtResult) -> None:
@@ -61,16 +32,16 @@ def test_spark_build_passes_every_test(spark_build: DbtResult) -> None:
 def test_every_model_has_identical_rows_on_duckdb_and_spark(
     duckdb_build: DbtResult, spark_build: DbtResult, duckdb_path: Path, spark: Any
 ) -> None:
-    local_models = _models(duckdb_build)
-    spark_models = _models(spark_build)
+    local_models = model_relations(duckdb_build.target_path)
+    spark_models = model_relations(spark_build.target_path)
     assert local_models.keys() == spark_models.keys()
     with duckdb.connect(str(duckdb_path)) as con:
         for model, relation in sorted(local_models.items()):
             local_columns = [c[0] for c in con.execute(f"describe {relation}").fetchall()]
             spark_frame = spark.table(spark_models[model].replace("`", ""))
             assert spark_frame.columns == local_columns, model
-            local_rows = _rows(con.execute(f"select * from {relation}").fetchall())
-            spark_rows = _rows([tuple(row) for row in spark_frame.collect()])
+            local_rows = rows(con.execute(f"select * from {relation}").fetchall())
+            spark_rows = rows([tuple(row) for row in spark_frame.collect()])
             assert sum(local_rows.values()) > 0, f"{model} is empty: the comparison proves nothing"
             only_local = local_rows - spark_rows
             only_spark = spark_rows - local_rows

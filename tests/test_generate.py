@@ -9,7 +9,14 @@ from typing import Any
 
 import duckdb
 import pytest
-from cio_privacy.generate import STEPS, GenerationSummary, generate_lakehouse
+from cio_privacy.generate import (
+    APPEND_STEPS,
+    STEPS,
+    AppendSummary,
+    GenerationSummary,
+    append_events,
+    generate_lakehouse,
+)
 
 END = datetime.datetime(2026, 1, 15, 12, 0, 0)
 USERS = 5_000
@@ -705,3 +712,181 @@ def test_consent_stories(con: duckdb.DuckDBPyConnection) -> None:
            WHERE s = 'pending' AND nxt_s = 'granted'""",
     )
     assert quick > 0.97
+
+
+# ------------------------------------------------------------------------------ append
+
+APPEND_END = END + datetime.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def appended() -> Iterator[tuple[duckdb.DuckDBPyConnection, AppendSummary]]:
+    """A 5,000-user world, its tables as they were (schema `before`), and one batch."""
+    con = duckdb.connect()
+    generate_lakehouse(con, users=USERS, seed=42, end=END)
+    con.execute("CREATE SCHEMA before")
+    for table in ("privacy_events", "user_profiles", "customer_events"):
+        con.execute(f"CREATE TABLE before.{table} AS SELECT * FROM raw.{table}")
+    summary = append_events(con, end=APPEND_END, seed=42)
+    yield con, summary
+    con.close()
+
+
+def _added(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(
+        scalar(con, f"SELECT count(*) FROM raw.{table}")
+        - scalar(con, f"SELECT count(*) FROM before.{table}")
+    )
+
+
+def test_append_adds_about_one_percent(
+    appended: tuple[duckdb.DuckDBPyConnection, AppendSummary],
+) -> None:
+    con, summary = appended
+    before = scalar(con, "SELECT count(*) FROM before.privacy_events")
+    assert _added(con, "privacy_events") == summary.privacy_events
+    assert 0.006 < summary.privacy_events / before < 0.02
+    assert _added(con, "customer_events") == summary.customer_events > 0
+    assert _added(con, "user_profiles") == summary.user_profiles > 0
+    assert summary.since < END <= summary.end == APPEND_END
+    # Nothing that was there changed (append-only).
+    for table in ("privacy_events", "user_profiles", "customer_events"):
+        missing = scalar(
+            con,
+            f"SELECT count(*) FROM (SELECT * FROM before.{table} EXCEPT ALL "
+            f"SELECT * FROM raw.{table})",
+        )
+        assert missing == 0, table
+
+
+# The appended privacy rows: raw minus what was there, as a multiset.
+BATCH = "(SELECT * FROM raw.privacy_events EXCEPT ALL SELECT * FROM before.privacy_events)"
+
+
+def test_append_new_events_fall_in_the_batch_window(
+    appended: tuple[duckdb.DuckDBPyConnection, AppendSummary],
+) -> None:
+    con, summary = appended
+    since = f"TIMESTAMP '{summary.since}'"
+    end = f"TIMESTAMP '{summary.end}'"
+    new = f"{BATCH} b ANTI JOIN before.privacy_events p USING (event_id)"
+    kinds = dict(
+        con.execute(
+            f"""SELECT CASE WHEN event_timestamp IS NULL THEN 'no time'
+                            WHEN event_timestamp <= {since} THEN 'before'
+                            WHEN event_timestamp <= {end} THEN 'in window'
+                            WHEN event_timestamp <= {end} + INTERVAL 2 DAY THEN 'a day late'
+                            ELSE 'far future' END, count(*)
+                FROM {new} GROUP BY 1"""
+        ).fetchall()
+    )
+    assert kinds.get("before", 0) == 0
+    assert kinds["in window"] > 0.9 * sum(kinds.values())
+    # valid rows stamped 25-47 hours after the batch (R2 rejects them until as_of moves)
+    assert kinds["a day late"] >= 3
+    assert summary.bad_rows > 0
+    # new event ids never meet an old one (they are longer)
+    assert values(
+        con, f"SELECT DISTINCT length(event_id) FROM {new} WHERE event_id IS NOT NULL"
+    ) == {20}
+
+
+def test_append_redeliveries_come_later_and_some_are_corrected(
+    appended: tuple[duckdb.DuckDBPyConnection, AppendSummary],
+) -> None:
+    con, summary = appended
+    rows = con.execute(
+        f"""SELECT b.event_id, b.processed_at, max(p.processed_at) AS before_at,
+                   bool_or(lower(trim(b.status)) IS DISTINCT FROM lower(trim(p.status))) AS changed
+            FROM {BATCH} b JOIN before.privacy_events p USING (event_id)
+            GROUP BY b.event_id, b.processed_at"""
+    ).fetchall()
+    assert len(rows) == summary.redeliveries > 0
+    assert all(at > before_at for _, at, before_at, _ in rows)
+    corrected = [event_id for event_id, _, _, changed in rows if changed]
+    assert len(corrected) == summary.corrected_redeliveries >= 3
+    # a correction turns a grant into a withdrawal and moves the event 35 days back
+    moved = scalar(
+        con,
+        f"""SELECT count(*) FROM {BATCH} b JOIN before.privacy_events p USING (event_id)
+            WHERE b.status = 'withdrawn' AND p.status = 'granted'
+              AND b.event_timestamp = p.event_timestamp - INTERVAL 35 DAY""",
+    )
+    assert moved == summary.corrected_redeliveries
+
+
+def test_append_moves_open_requests_and_signs_up_new_users(
+    appended: tuple[duckdb.DuckDBPyConnection, AppendSummary],
+) -> None:
+    con, summary = appended
+    new_users = values(
+        con, "SELECT user_id FROM raw.user_profiles EXCEPT SELECT user_id FROM before.user_profiles"
+    )
+    assert len(new_users) == summary.new_users > 0
+    assert not new_users & values(con, "SELECT DISTINCT user_id FROM before.privacy_events")
+    signups = scalar(
+        con,
+        f"SELECT count(DISTINCT user_id) FROM {BATCH} WHERE event_type = 'consent' "
+        f"AND user_id IN (SELECT user_id FROM raw.user_profiles "
+        f"EXCEPT SELECT user_id FROM before.user_profiles)",
+    )
+    assert signups == summary.new_users
+    moves = con.execute(
+        f"""WITH latest AS (
+              SELECT metadata['request_id'] AS request_id,
+                     arg_max(lower(trim(status)), event_timestamp) AS status
+              FROM before.privacy_events WHERE lower(trim(event_type)) = 'gdpr_request'
+              GROUP BY 1)
+            SELECT l.status, b.status, count(*)
+            FROM {BATCH} b JOIN latest l ON l.request_id = b.metadata['request_id']
+            WHERE b.event_type = 'gdpr_request' AND b.event_id NOT IN
+                  (SELECT event_id FROM before.privacy_events)
+            GROUP BY ALL"""
+    ).fetchall()
+    allowed = {
+        ("pending", "verified"),
+        ("verified", "processing"),
+        ("processing", "completed"),
+        ("processing", "extended"),
+        ("extended", "completed"),
+        ("failed", "processing"),
+    }
+    moved = {(old, new) for old, new, _ in moves}
+    assert moved, "some open requests move on"
+    # the few rows planted bad on purpose may carry another status
+    clean = {(old, new) for old, new, n in moves if new in {s for _, s in allowed}}
+    assert clean <= allowed
+
+
+def test_append_is_deterministic_and_each_batch_is_new() -> None:
+    def world() -> duckdb.DuckDBPyConnection:
+        con = _generate(1_000)
+        append_events(con, end=APPEND_END, seed=5)
+        return con
+
+    first, second = world(), world()
+    assert checksum(first) == checksum(second)
+    again = append_events(first, end=APPEND_END + datetime.timedelta(days=1), seed=5)
+    assert again.since > END
+    ids = scalar(first, "SELECT count(*) - count(DISTINCT event_id) FROM raw.privacy_events")
+    before = scalar(second, "SELECT count(*) - count(DISTINCT event_id) FROM raw.privacy_events")
+    # the second batch adds redeliveries (repeated ids) but no accidental collisions
+    assert ids - before <= again.redeliveries
+
+
+def test_append_refuses_bad_arguments() -> None:
+    con = _generate(200)
+    with pytest.raises(ValueError, match="not after"):
+        append_events(con, end=END - datetime.timedelta(days=1))
+    with pytest.raises(ValueError, match="share"):
+        append_events(con, end=APPEND_END, share=0.5)
+    empty = duckdb.connect()
+    generate_lakehouse(empty, users=5, end=END)
+    empty.execute("DELETE FROM raw.user_profiles")
+    empty.execute("DELETE FROM raw.customer_events")
+    with pytest.raises(ValueError, match="empty"):
+        append_events(empty, end=APPEND_END)
+    seen: list[str] = []
+    append_events(con, end=APPEND_END, progress=seen.append)
+    assert seen == list(APPEND_STEPS)
+    assert scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_cio%'") == 0

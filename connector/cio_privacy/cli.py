@@ -26,6 +26,36 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got '{text}'") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value:g}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value:g}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got '{text}'") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
+    return value
+
+
 def _utc_day(text: str) -> dt.datetime:
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d")
@@ -48,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser(
         "generate", help="write a realistic synthetic lakehouse into the raw schema"
     )
-    generate.add_argument("--users", type=_positive_int, required=True, help="number of users")
+    generate.add_argument(
+        "--users", type=_positive_int, help="number of users (required unless --append)"
+    )
     generate.add_argument("--target", help="profile target: local (default) or spark")
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     generate.add_argument(
@@ -56,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         type=_utc_day,
         help="the generated world's 'now', YYYY-MM-DD UTC (default: today); "
         "output is a pure function of users, seed and end",
+    )
+    generate.add_argument(
+        "--append",
+        action="store_true",
+        help="add a batch of new events to the existing lakehouse instead (about --share of "
+        "its privacy rows, stamped up to --end), as the next sync would",
+    )
+    generate.add_argument(
+        "--share",
+        type=_rate,
+        default=0.01,
+        help="with --append: new privacy rows as a share of the existing ones (default 0.01)",
     )
     generate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -70,6 +114,42 @@ def _parser() -> argparse.ArgumentParser:
         help="dbt manifest of the build (default target/manifest.json)",
     )
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="a local stand-in for Customer.io's Data Pipelines API on 127.0.0.1",
+        description="Serves a local stand-in for Customer.io's Data Pipelines API on "
+        "127.0.0.1 until interrupted. It accepts the key in CUSTOMERIO_API_KEY (any "
+        "non-empty key when unset); GET /_sandbox/state shows what it holds.",
+    )
+    sandbox.add_argument(
+        "--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free)"
+    )
+    sandbox.add_argument(
+        "--fail-rate", type=_rate, default=0.0, help="share of requests answered 500/502/503"
+    )
+    sandbox.add_argument(
+        "--throttle-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests answered 429, half of them with Retry-After",
+    )
+    sandbox.add_argument(
+        "--drop-rate",
+        type=_rate,
+        default=0.0,
+        help="share of connections closed without an answer, half of them after processing",
+    )
+    sandbox.add_argument(
+        "--latency-ms", type=_non_negative, default=0.0, help="delay before every answer"
+    )
+    sandbox.add_argument(
+        "--retry-after",
+        type=_non_negative,
+        default=1.0,
+        help="seconds in the Retry-After header of throttled answers (default 1)",
+    )
+    sandbox.add_argument("--seed", type=int, help="seed of the fault draws, for repeatable runs")
     return parser
 
 
@@ -84,6 +164,10 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
             f"generate writes synthetic data to local or spark targets only, not '{target.name}'"
         )
     end = args.end or _start_of_today_utc()
+    if args.append:
+        return _append(args, target, end)
+    if args.users is None:
+        raise UsageError("generate needs --users (or --append to extend an existing lakehouse)")
     with progress_steps(len(STEPS) + (target.type == "spark"), enabled=not args.json) as step:
         if target.type == "duckdb":
             with connect_duckdb(target) as con:
@@ -127,6 +211,78 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def _append(args: argparse.Namespace, target: Target, end: dt.datetime) -> int:
+    import tempfile
+
+    import duckdb
+
+    from cio_privacy.generate import APPEND_STEPS, append_events, load_tables_from_spark
+    from cio_privacy.warehouse import connect_duckdb, copy_tables_to_spark, spark_session
+
+    extra = 2 if target.type == "spark" else 0
+    try:
+        with progress_steps(len(APPEND_STEPS) + extra, enabled=not args.json) as step:
+            if target.type == "duckdb":
+                with connect_duckdb(target) as con:
+                    result = append_events(
+                        con,
+                        end=end,
+                        seed=args.seed,
+                        share=args.share,
+                        schema=RAW_SCHEMA,
+                        progress=step,
+                    )
+            else:
+                # Spark's raw tables come into DuckDB, grow there, and go back whole.
+                spark = spark_session(target)
+                with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
+                    load_tables_from_spark(spark, con, schema=RAW_SCHEMA, scratch=scratch)
+                    step("read from Spark")
+                    result = append_events(
+                        con,
+                        end=end,
+                        seed=args.seed,
+                        share=args.share,
+                        schema=RAW_SCHEMA,
+                        progress=step,
+                    )
+                    copy_tables_to_spark(
+                        con, spark, source_schema=RAW_SCHEMA, target_schema=RAW_SCHEMA
+                    )
+                    step("copied to Spark")
+                spark.stop()
+    except (ValueError, duckdb.CatalogException) as error:
+        raise UsageError(f"cannot append: {str(error).splitlines()[0]}") from None
+    payload = {
+        "command": "generate",
+        "append": True,
+        "target": target.name,
+        "seed": args.seed,
+        **result.as_dict(),
+    }
+    if args.json:
+        print_json(payload)
+    else:
+        stdout.print(
+            f"Appended to {target.name}:{RAW_SCHEMA} the events from {result.since} to "
+            f"{result.end} (seed {args.seed}) in {result.seconds:.1f} s"
+        )
+        print_table(
+            "appended rows",
+            [
+                ("privacy_events", f"{result.privacy_events:,}"),
+                ("  of which redeliveries", f"{result.redeliveries:,}"),
+                ("    corrected", f"{result.corrected_redeliveries:,}"),
+                ("  of which bad on purpose", f"{result.bad_rows:,}"),
+                ("  new users", f"{result.new_users:,}"),
+                ("user_profiles", f"{result.user_profiles:,}"),
+                ("customer_events", f"{result.customer_events:,}"),
+            ],
+            ("table", "rows"),
+        )
+    return 0
+
+
 def _summary(args: argparse.Namespace, target: Target) -> int:
     from cio_privacy.summary import public_relations, summarize
     from cio_privacy.warehouse import Warehouse
@@ -154,12 +310,48 @@ def _summary(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from cio_privacy.sandbox import Faults, Sandbox, serve
+
+    api_key = os.environ.get("CUSTOMERIO_API_KEY", "").strip() or None
+    faults = Faults(
+        fail_rate=args.fail_rate,
+        throttle_rate=args.throttle_rate,
+        drop_rate=args.drop_rate,
+        latency_ms=args.latency_ms,
+        retry_after_seconds=args.retry_after,
+    )
+    sandbox = Sandbox(api_key=api_key, faults=faults, seed=args.seed, freeze_gc=True)
+
+    def ready(port: int) -> None:
+        accepted = "the key in CUSTOMERIO_API_KEY" if api_key else "any non-empty API key"
+        sys.stdout.write(
+            f"Customer.io sandbox listening on http://127.0.0.1:{port} ({accepted}); "
+            f"state at http://127.0.0.1:{port}/_sandbox/state; Ctrl-C stops it\n"
+        )
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve(sandbox, args.port, on_ready=ready))
+    except OSError as error:
+        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from None
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 COMMANDS = {"generate": _generate, "summary": _summary}
+COMMANDS_WITHOUT_TARGET = {"sandbox": _sandbox}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in COMMANDS_WITHOUT_TARGET:
+            return COMMANDS_WITHOUT_TARGET[args.command](args)
         target = load_target(args.target)
         return COMMANDS[args.command](args, target)
     except (UsageError, SafetyGuardError) as error:

@@ -25,10 +25,19 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import duckdb
 
-__all__ = ["STEPS", "GenerationSummary", "generate_lakehouse"]
+__all__ = [
+    "APPEND_STEPS",
+    "STEPS",
+    "AppendSummary",
+    "GenerationSummary",
+    "append_events",
+    "generate_lakehouse",
+    "load_tables_from_spark",
+]
 
 # Names passed to ``progress`` (once each, in this order, after the step finished).
 STEPS: tuple[str, ...] = (
@@ -647,11 +656,15 @@ FROM c
 
     # -- privacy event finalisation ---------------------------------------------------
 
-    def finalize_sql(self, component: str) -> str:
+    def finalize_sql(
+        self, component: str, *, into: str | None = None, event_id: str | None = None
+    ) -> str:
         """INSERT the component rows, replacing ~1% by rows with exactly one defect.
 
         ``component`` yields: user_id, ekey (unique BIGINT), event_type, event_subtype,
         status, reason, requested_by, ts (epoch seconds), lag (seconds), metadata.
+        Rows go into ``into`` (default: the privacy_events table); ``event_id`` is the
+        SQL that names a row from its ekey (default: the world's id permutation).
         """
         e = self.end
         bad_types = ("consnet", "marketing", "gdpr", "supression", "privacy_request", "opt_out")
@@ -671,11 +684,12 @@ FROM c
             f"CASE floor((rn - {half}) / {half} * 3)::INTEGER WHEN 0 THEN upper(status) "
             "WHEN 1 THEN ' ' || status ELSE status || '  ' END"
         )
+        event_id = event_id or f"_cio_hexid('evt_', ekey, {_ID_MULT})"
         return f"""
-INSERT INTO {self.pe}
+INSERT INTO {into or self.pe}
 WITH c AS ({component}),
 k AS (
-  SELECT c.*, _cio_hexid('evt_', ekey, {_ID_MULT}) AS event_id FROM c
+  SELECT c.*, {event_id} AS event_id FROM c
 ), f AS (
   SELECT k.*,
          {self.bad_predicate} AS is_bad,
@@ -1450,3 +1464,648 @@ def generate_lakehouse(
         duplicate_rows=duplicate_rows,
         seconds=round(time.perf_counter() - began, 3),
     )
+
+
+# ------------------------------------------------------------------------------ append
+
+# Names passed to ``progress`` by append_events (once each, in this order).
+APPEND_STEPS: tuple[str, ...] = (
+    "context",
+    "privacy_events",
+    "redeliveries",
+    "customer_events",
+    "user_profiles",
+)
+
+# Per existing user and batch at share 1%: probabilities of each kind of new activity.
+_APPEND_RATES = {
+    "consent": 0.055,  # a grant or withdrawal of one consent type
+    "suppression": 0.012,  # unsubscribe, resubscribe, bounce, complaint, SMS STOP, ...
+    "soft_bounce": 0.10,  # of users with soft bounces before: 1-3 more
+    "request_move": 0.35,  # of open requests: the next status
+    "new_request": 0.0008,
+    "legal_hold": 0.0002,
+    "clock_skew": 0.0005,  # valid rows stamped 25-47 h after end (at least 3): R2 future_timestamp
+    # until as_of moves a day on
+    "new_user": 0.003,
+    "active": 0.02,  # users with new customer events (and a new profile version)
+    "recent_redelivery": 0.03,  # of raw rows from the last 7 days before the batch
+}
+_APPEND_SUPPRESSIONS: tuple[tuple[str, float], ...] = (
+    ("unsubscribe", 50),
+    ("resubscribe", 10),
+    ("hard_bounce", 8),
+    ("spam_complaint", 4),
+    ("sms_stop", 15),
+    ("invalid_address", 3),
+    ("manual", 10),
+)
+# Next status of an open request: (latest status, next status, weight).
+_APPEND_REQUEST_MOVES: tuple[tuple[str, str, float], ...] = (
+    ("pending", "verified", 1),
+    ("verified", "processing", 1),
+    ("processing", "completed", 0.85),
+    ("processing", "extended", 0.15),
+    ("extended", "completed", 1),
+    ("failed", "processing", 1),
+)
+
+
+@dataclass(frozen=True)
+class AppendSummary:
+    """What one append_events call added."""
+
+    since: datetime.datetime
+    end: datetime.datetime
+    privacy_events: int
+    new_users: int
+    redeliveries: int
+    corrected_redeliveries: int
+    bad_rows: int
+    customer_events: int
+    user_profiles: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        values = dict(asdict(self))
+        values["since"] = self.since.isoformat(sep=" ")
+        values["end"] = self.end.isoformat(sep=" ")
+        return values
+
+
+def _latest_time(con: duckdb.DuckDBPyConnection, schema: str) -> datetime.datetime | None:
+    """The lakehouse's "now": its latest profile change or customer event. Privacy
+    rows are not asked: bad ones are stamped up to a year after it on purpose."""
+    row = con.execute(
+        f"""
+SELECT greatest(
+  (SELECT max(greatest(coalesce(updated_at, created_at), coalesce(last_active_at, created_at)))
+   FROM {schema}.user_profiles),
+  (SELECT max(occurred_at) FROM {schema}.customer_events))
+"""
+    ).fetchone()
+    return None if row is None or row[0] is None else row[0].replace(microsecond=0)
+
+
+def append_events(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    end: datetime.datetime,
+    seed: int = 42,
+    share: float = 0.01,
+    schema: str = "raw",
+    progress: Callable[[str], None] | None = None,
+) -> AppendSummary:
+    """Append a batch of new rows to a generated lakehouse, as the next sync would.
+
+    A ``share`` of the existing privacy rows is added anew, stamped between the
+    lakehouse's latest time and ``end`` (naive UTC): consent grants and withdrawals
+    of existing users, sign-ups of new users (profiles and consents), unsubscribes,
+    resubscribes, hard and soft bounces (some users cross the soft-bounce threshold),
+    complaints, SMS STOP, the next status of open data subject requests and new
+    requests, legal holds; ~1% of them bad in one way each (as the full generator
+    plants them) and a few valid rows stamped a day or two after ``end`` (rejected
+    as future until as_of moves). Existing rows are redelivered with a later
+    processed_at: about 3% of the last week's rows, and a few old ones, half of
+    them corrected (a consent grant turned into a withdrawal, stamped 35 days
+    earlier). Customer events of active users and new profile versions come with
+    them.
+
+    The result depends only on the existing tables, ``end``, ``seed`` and ``share``;
+    appending twice gives two different batches because the second starts later.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
+        raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share <= 0.2:
+        raise ValueError(f"share must be a number in (0, 0.2], got {share!r}")
+    if not isinstance(end, datetime.datetime):
+        raise ValueError(f"end must be a datetime, got {end!r}")
+    if end.tzinfo is not None:
+        end = end.astimezone(datetime.UTC).replace(tzinfo=None)
+    if not _IDENT.match(schema):
+        raise ValueError(f"schema must be a plain SQL identifier, got {schema!r}")
+
+    began = time.perf_counter()
+
+    def done(step: str) -> None:
+        if progress is not None:
+            progress(step)
+
+    quoted = f'"{schema}"'
+    since = _latest_time(con, quoted)
+    if since is None:
+        raise ValueError(f"{schema}.user_profiles is empty: generate a lakehouse before appending")
+    end = end.replace(microsecond=0)
+    if end <= since:
+        raise ValueError(
+            f"end {end.isoformat(sep=' ')} is not after the lakehouse's latest time "
+            f"{since.isoformat(sep=' ')}"
+        )
+    batch = _AppendBatch(con, quoted, seed, since, end, share)
+    try:
+        batch.context()
+        done("context")
+        bad_rows = batch.privacy_events()
+        done("privacy_events")
+        redeliveries, corrected = batch.redeliveries()
+        done("redeliveries")
+        batch.customer_events()
+        done("customer_events")
+        batch.user_profiles()
+        done("user_profiles")
+        counts = batch.publish()
+    finally:
+        batch.cleanup()
+    return AppendSummary(
+        since=since,
+        end=end,
+        privacy_events=counts["privacy_events"],
+        new_users=batch.new_users,
+        redeliveries=redeliveries,
+        corrected_redeliveries=corrected,
+        bad_rows=bad_rows,
+        customer_events=counts["customer_events"],
+        user_profiles=counts["user_profiles"],
+        seconds=round(time.perf_counter() - began, 3),
+    )
+
+
+class _AppendBatch:
+    """The SQL of one append: new rows are staged in temp tables, then published."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        schema: str,
+        seed: int,
+        since: datetime.datetime,
+        end: datetime.datetime,
+        share: float,
+    ) -> None:
+        self.con = con
+        self.schema = schema
+        self.since = calendar.timegm(since.timetuple())
+        self.end = calendar.timegm(end.timetuple())
+        self.scale = share / 0.01
+        # Every batch draws from its own stream: the seed mixed with the batch start.
+        self.seed = (seed * 1_000_003 + self.since) % (2**63)
+        self.new_users = 0
+        self.known_users = 0
+        self.world: _World | None = None
+
+    def rate(self, name: str) -> float:
+        return min(1.0, _APPEND_RATES[name] * self.scale)
+
+    def scalar(self, sql: str) -> int:
+        return _count(self.con, sql)
+
+    # -- the existing world -----------------------------------------------------------
+
+    def context(self) -> None:
+        con, pe = self.con, f"{self.schema}.privacy_events"
+        # Latest version of each profile; uidx from the id ('usr_0000042' -> 42).
+        con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_users AS
+SELECT user_id, try_cast(substr(user_id, 5) AS BIGINT) AS uidx, email, phone, first_name,
+       last_name, country, created_at, updated_at, last_active_at
+FROM {self.schema}.user_profiles
+WHERE user_id LIKE 'usr_%' AND try_cast(substr(user_id, 5) AS BIGINT) IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY updated_at DESC NULLS LAST,
+                                                          email NULLS LAST) = 1
+"""
+        )
+        known = self.known_users = self.scalar("SELECT count(*) FROM _cio_app_users")
+        if known == 0:
+            raise ValueError("no generated users (usr_...) to append to")
+        max_uidx = self.scalar(
+            f"""
+SELECT greatest((SELECT max(uidx) FROM _cio_app_users),
+                (SELECT max(try_cast(substr(trim(user_id), 5) AS BIGINT)) FROM {pe}
+                 WHERE trim(user_id) LIKE 'usr_%'))"""
+        )
+        width = self.scalar("SELECT max(length(user_id)) - 4 FROM _cio_app_users")
+        self.new_users = max(1, round(known * self.rate("new_user")))
+        world = _World(max_uidx + self.new_users, self.seed, _utc(self.end), "main")
+        world.setup(con)
+        self.world = world
+        con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_new_users AS
+SELECT {max_uidx} + i AS uidx,
+       'usr_' || lpad(({max_uidx} + i)::VARCHAR, {width}, '0') AS user_id,
+       {_wpick(COUNTRIES, "_cio_rnd(i, 'app_country')")} AS country,
+       {self.since} + floor(_cio_rnd(i, 'app_signup') * ({self.end} - 3600 - {self.since}))
+         ::BIGINT AS signup_sec
+FROM range(1, {self.new_users + 1}) t(i)
+"""
+        )
+        # Open data subject requests, as the raw rows tell (before cleaning: trimmed,
+        # lower-cased, only rows that carry a request_id and a time).
+        con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_open_requests AS
+WITH rows AS (
+  SELECT trim(user_id) AS user_id, lower(trim(event_subtype)) AS subtype,
+         lower(trim(status)) AS status, trim(metadata['request_id']) AS request_id,
+         lower(trim(metadata['regulation'])) AS regulation,
+         lower(trim(metadata['exemption'])) AS exemption, event_timestamp
+  FROM {pe}
+  WHERE lower(trim(event_type)) = 'gdpr_request' AND event_timestamp <= {_ts(str(self.since))}
+    AND trim(metadata['request_id']) <> '' AND trim(user_id) LIKE 'usr_%'
+), latest AS (
+  SELECT request_id,
+         arg_max(status, event_timestamp) AS status,
+         arg_min(user_id, event_timestamp) AS user_id,
+         arg_min(subtype, event_timestamp) AS subtype,
+         arg_min(regulation, event_timestamp) AS regulation,
+         max(exemption) AS exemption
+  FROM rows GROUP BY request_id
+)
+SELECT * FROM latest
+WHERE status IN ('pending', 'verified', 'processing', 'extended', 'failed')
+  AND subtype IN {_in(GDPR_SUBTYPES)}
+"""
+        )
+        con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_soft_bouncers AS
+SELECT DISTINCT trim(user_id) AS user_id
+FROM {pe}
+WHERE lower(trim(reason)) = 'bounced' AND lower(metadata['bounce_type']) = 'soft'
+  AND trim(user_id) LIKE 'usr_%'
+"""
+        )
+
+    # -- new privacy rows -------------------------------------------------------------
+
+    def _consents(self) -> str:
+        """Grants and withdrawals of existing users, and the sign-up consents of new ones."""
+        w = self.world
+        assert w is not None
+        types = list(_CONSENT_TYPES.items())
+        subtype = _wpick([(sub, p) for sub, (_, p, *_rest) in types], "_cio_rnd(k, 'app_type')")
+        purpose = (
+            "CASE subtype "
+            + " ".join(f"WHEN {_q(sub)} THEN {_q(spec[2])}" for sub, spec in types)
+            + " END"
+        )
+        method = (
+            "CASE WHEN status = 'withdrawn' THEN "
+            f"{_pick(('preference_center', 'preference_center', 'mobile_app'), 'r_ev')} "
+            "WHEN subtype = 'cookies' THEN 'cookie_banner' "
+            "WHEN subtype = 'push_notifications' THEN 'mobile_app' "
+            f"ELSE {_pick(('signup_form', 'checkout', 'preference_center', 'mobile_app'), 'r_ev')}"
+            " END"
+        )
+        interactive = [
+            ("version", _q(w.v3_label)),
+            ("purpose", "purpose"),
+            ("collection_method", method),
+            ("ip_address", "_cio_ip(hash(k, 'app_ip'))"),
+            ("user_agent", _pick(_USER_AGENTS, "_cio_rnd(k, 'app_ua')")),
+        ]
+        metadata = f"""CASE
+    WHEN status = 'withdrawn' THEN {_struct_map(interactive[:3])}
+    WHEN subtype = 'cookies' OR _cio_rnd(k, 'app_expires') < 0.1
+      THEN {_struct_map([*interactive, ("expires_at", _iso("ts + 365 * 86400"))])}
+    ELSE {_struct_map(interactive)} END"""
+        span = f"({self.end} - 60 - {self.since})"
+        return f"""
+WITH changes AS (
+  SELECT user_id, uidx * 64 AS k,
+         CASE WHEN _cio_rnd(uidx, 'app_grant') < 0.6 THEN 'granted' ELSE 'withdrawn' END
+           AS status,
+         {self.since} + floor(_cio_rnd(uidx, 'app_consent_ts') * {span})::BIGINT AS ts
+  FROM _cio_app_users WHERE _cio_rnd(uidx, 'app_consent') < {self.rate("consent")}
+), signups AS (
+  SELECT n.user_id, n.uidx * 64 + j AS k, 'granted' AS status,
+         n.signup_sec + 30 + j * 45 AS ts
+  FROM _cio_app_new_users n CROSS JOIN range(3) r(j)
+  WHERE j = 0 OR _cio_rnd(n.uidx * 64 + j, 'app_signup_more') < 0.7
+), all_rows AS (
+  SELECT *, {subtype} AS subtype, _cio_rnd(k, 'app_ev') AS r_ev FROM changes
+  UNION ALL
+  SELECT *,
+         CASE k % 64 WHEN 0 THEN 'email_marketing' WHEN 1 THEN 'cookies'
+                     ELSE 'data_analytics' END AS subtype,
+         _cio_rnd(k, 'app_ev') AS r_ev
+  FROM signups
+), described AS (SELECT *, {purpose} AS purpose FROM all_rows)
+SELECT user_id, k AS ekey, 'consent' AS event_type, subtype AS event_subtype, status,
+       CASE WHEN status = 'withdrawn' THEN 'user_request' END AS reason,
+       'user' AS requested_by, ts,
+       1 + floor(pow(_cio_rnd(k, 'app_lag'), 4) * 3600)::BIGINT AS lag,
+       {metadata} AS metadata
+FROM described
+"""
+
+    def _suppressions(self) -> str:
+        """Unsubscribes and the rest for existing users; more soft bounces for bouncers."""
+        kind = _wpick(_APPEND_SUPPRESSIONS, "_cio_rnd(uidx, 'app_supp_kind')")
+        manual = _pick(("push", "in_app", "all"), "_cio_rnd(uidx, 'app_supp_sub')")
+        span = f"({self.end} - 60 - {self.since})"
+        metadata = _map(
+            [
+                (
+                    "bounce_type",
+                    "CASE WHEN kind = 'hard_bounce' THEN 'hard' "
+                    "WHEN kind = 'soft_bounce' THEN 'soft' END",
+                ),
+                (
+                    "source",
+                    "CASE WHEN kind = 'unsubscribe' THEN 'unsubscribe_link' "
+                    "WHEN kind = 'resubscribe' THEN 'resubscribe' "
+                    "WHEN kind = 'spam_complaint' THEN 'feedback_loop' END",
+                ),
+                ("keyword", "CASE WHEN kind = 'sms_stop' THEN 'STOP' END"),
+            ]
+        )
+        return f"""
+WITH picked AS (
+  SELECT user_id, uidx * 64 + 8 AS k, {kind} AS kind, {manual} AS manual_channel,
+         {self.since} + floor(_cio_rnd(uidx, 'app_supp_ts') * {span})::BIGINT AS ts
+  FROM _cio_app_users WHERE _cio_rnd(uidx, 'app_supp') < {self.rate("suppression")}
+  UNION ALL
+  SELECT b.user_id, u.uidx * 64 + 16 + j AS k, 'soft_bounce' AS kind, NULL AS manual_channel,
+         {self.since} + floor(_cio_rnd(u.uidx * 64 + 16 + j, 'app_soft_ts') * {span})::BIGINT
+  FROM _cio_app_soft_bouncers b JOIN _cio_app_users u USING (user_id)
+  CROSS JOIN range(3) r(j)
+  WHERE _cio_rnd(u.uidx, 'app_soft') < {self.rate("soft_bounce")}
+    AND (j = 0 OR _cio_rnd(u.uidx * 64 + 16 + j, 'app_soft_more') < 0.5)
+)
+SELECT user_id, k AS ekey, 'suppression' AS event_type,
+       CASE kind WHEN 'sms_stop' THEN 'sms' WHEN 'manual' THEN manual_channel ELSE 'email' END
+         AS event_subtype,
+       CASE kind WHEN 'resubscribe' THEN 'removed' ELSE 'active' END AS status,
+       CASE kind WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'resubscribe' THEN 'unsubscribed'
+                 WHEN 'hard_bounce' THEN 'bounced' WHEN 'soft_bounce' THEN 'bounced'
+                 WHEN 'spam_complaint' THEN 'spam_complaint'
+                 WHEN 'invalid_address' THEN 'invalid_address'
+                 WHEN 'sms_stop' THEN 'sms_stop_keyword' ELSE 'manual_suppression' END AS reason,
+       CASE WHEN kind IN ('hard_bounce', 'soft_bounce', 'spam_complaint') THEN 'esp_webhook'
+            WHEN kind = 'manual' THEN 'support_agent' ELSE 'user' END AS requested_by,
+       ts, 1 + floor(pow(_cio_rnd(k, 'app_lag'), 4) * 7200)::BIGINT AS lag,
+       {metadata} AS metadata
+FROM picked
+"""
+
+    def _requests(self) -> str:
+        """The next status of open requests, new requests, and legal holds."""
+        move_rows = ", ".join(f"({_q(a)}, {_q(b)}, {w})" for a, b, w in _APPEND_REQUEST_MOVES)
+        span = f"({self.end} - 60 - {self.since})"
+        new_type = _wpick(_GDPR_TYPES, "_cio_rnd(uidx, 'app_req_type')")
+        skewed = max(3, round(self.known_users * self.rate("clock_skew")))
+        request_meta = _map(
+            [
+                ("request_id", "request_id"),
+                ("regulation", "regulation"),
+                ("channel", "'web_form'"),
+                ("exemption", "exemption"),
+            ]
+        )
+        return f"""
+WITH moves(status, next_status, weight) AS (VALUES {move_rows}),
+ranked_moves AS (
+  SELECT *, sum(weight) OVER (PARTITION BY status ORDER BY next_status) AS upto,
+         sum(weight) OVER (PARTITION BY status) AS total
+  FROM moves
+), moving AS (
+  SELECT r.*, (1::BIGINT << 40) + (hash(r.request_id, 'app_move') % (1::BIGINT << 39))::BIGINT
+           AS h,
+         _cio_rnd(r.request_id, 'app_next') AS r_next
+  FROM _cio_app_open_requests r
+  WHERE _cio_rnd(r.request_id, 'app_move') < {self.rate("request_move")}
+), next_rows AS (
+  SELECT m.user_id, m.h AS k, m.subtype, m.request_id, m.regulation,
+         m.exemption, arg_min(n.next_status, n.upto) AS status
+  FROM moving m JOIN ranked_moves n ON n.status = m.status AND m.r_next * n.total < n.upto
+  GROUP BY ALL
+), new_requests AS (
+  SELECT user_id, uidx * 64 + 32 AS k, {new_type} AS subtype,
+         'req_' || lpad(to_hex(hash(uidx, {self.seed}, 'app_req') % 1099511627776), 10, '0')
+           AS request_id,
+         CASE WHEN country = 'US' AND _cio_rnd(uidx, 'app_reg') < 0.85 THEN 'ccpa'
+              ELSE 'gdpr' END AS regulation,
+         NULL::VARCHAR AS exemption, 'pending' AS status
+  FROM _cio_app_users WHERE _cio_rnd(uidx, 'app_req') < {self.rate("new_request")}
+), requests AS (
+  SELECT * FROM next_rows UNION ALL SELECT * FROM new_requests
+)
+SELECT user_id, k AS ekey, 'gdpr_request' AS event_type, subtype AS event_subtype, status,
+       CASE status WHEN 'extended' THEN 'complex_request' END AS reason,
+       'user' AS requested_by,
+       {self.since} + floor(_cio_rnd(k, 'app_req_ts') * {span})::BIGINT AS ts,
+       1 + floor(_cio_rnd(k, 'app_lag') * 3600)::BIGINT AS lag,
+       {request_meta} AS metadata
+FROM requests
+UNION ALL
+SELECT user_id, uidx * 64 + 40 AS ekey, 'legal_hold', 'litigation', 'active', NULL,
+       'legal_team', {self.since} + floor(_cio_rnd(uidx, 'app_hold_ts') * {span})::BIGINT,
+       1 + floor(_cio_rnd(uidx, 'app_lag') * 600)::BIGINT,
+       MAP {{'case_id': 'case_' || (10000 + hash(uidx, 'app_case') % 90000)::VARCHAR}}
+FROM _cio_app_users WHERE _cio_rnd(uidx, 'app_hold') < {self.rate("legal_hold")}
+UNION ALL
+SELECT user_id, uidx * 64 + 48 AS ekey, 'suppression', 'email', 'active', 'unsubscribed',
+       'user', {self.end} + 25 * 3600 + floor(_cio_rnd(uidx, 'app_skew') * 22 * 3600)::BIGINT,
+       1 + floor(_cio_rnd(uidx, 'app_lag') * 60)::BIGINT,
+       MAP {{'source': 'unsubscribe_link'}}
+FROM (SELECT * FROM _cio_app_users ORDER BY hash(uidx, {self.seed}, 'app_skew_pick') LIMIT {skewed})
+"""
+
+    def privacy_events(self) -> int:
+        """Stage the new privacy rows (through the full generator's defect planting)."""
+        w = self.world
+        assert w is not None
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cio_app_privacy_events AS "
+            f"SELECT * FROM {self.schema}.privacy_events LIMIT 0"
+        )
+        parts = [self._consents(), self._suppressions(), self._requests()]
+        # One key per row, unique in this batch and apart from every other batch:
+        # (batch start in seconds) * 2**24 + row number. Ids are 16 hex digits, so
+        # they never meet the generator's shorter ids.
+        component = f"""
+WITH u AS ({" UNION ALL ".join(f"SELECT * FROM ({p})" for p in parts)})
+SELECT user_id, {self.since}::BIGINT * 16777216
+         + row_number() OVER (ORDER BY event_type, ekey, user_id, event_subtype, status, ts)
+         AS ekey,
+       event_type, event_subtype, status, reason, requested_by, ts, lag, metadata
+FROM u
+"""
+        event_id = f"'evt_' || lpad(to_hex(hash(ekey, {self.seed}, 'app_id')), 16, '0')"
+        self.con.execute(
+            w.finalize_sql(component, into="_cio_app_privacy_events", event_id=event_id)
+        )
+        if self.scalar("SELECT count(*) FROM _cio_app_privacy_events") >= 16777216:
+            raise ValueError("batch too large: lower share")
+        return self.scalar(w.bad_count_sql(component))
+
+    def redeliveries(self) -> tuple[int, int]:
+        """Existing rows delivered again, later: recent ones, and a few old ones
+        (some corrected: a consent's status flipped, as a fixed redelivery would)."""
+        pe = f"{self.schema}.privacy_events"
+        since_ts = _ts(str(self.since))
+        old = max(3, round(self.known_users * 1e-5 * self.scale))
+        later = (
+            f"greatest(processed_at, {since_ts}) + to_seconds(1 + floor("
+            f"_cio_rnd(event_id, 'app_redeliver_lag') * 3600)::BIGINT)"
+        )
+        self.con.execute(
+            f"""
+INSERT INTO _cio_app_privacy_events
+SELECT event_id, user_id, event_type, event_subtype, status, reason, requested_by,
+       event_timestamp, {later}, metadata
+FROM {pe}
+WHERE event_id IS NOT NULL
+  AND event_timestamp BETWEEN {since_ts} - INTERVAL 7 DAY AND {since_ts}
+  AND _cio_rnd(event_id, 'app_redeliver') < {self.rate("recent_redelivery")}
+"""
+        )
+        # Old redeliveries: a few rows of any kind as they were, and as many consent
+        # grants corrected into withdrawals stamped 35 days earlier (a fixed clock:
+        # the delivery moves to another day and month; the latest delivery wins, R1).
+        self.con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_old AS
+SELECT *, false AS corrected FROM (
+  SELECT * FROM {pe}
+  WHERE event_id IS NOT NULL AND event_timestamp < {since_ts} - INTERVAL 30 DAY
+  ORDER BY hash(event_id, {self.seed}, 'app_old'), event_id, processed_at
+  LIMIT {old})
+UNION ALL
+SELECT *, true FROM (
+  SELECT * FROM {pe}
+  WHERE event_id IS NOT NULL AND event_timestamp < {since_ts} - INTERVAL 30 DAY
+    AND event_type = 'consent' AND status = 'granted'
+  ORDER BY hash(event_id, {self.seed}, 'app_correct'), event_id, processed_at
+  LIMIT {old})
+"""
+        )
+        self.con.execute(
+            f"""
+INSERT INTO _cio_app_privacy_events
+SELECT event_id, user_id, event_type, event_subtype,
+       CASE WHEN corrected THEN 'withdrawn' ELSE status END, reason, requested_by,
+       CASE WHEN corrected THEN event_timestamp - INTERVAL 35 DAY ELSE event_timestamp END,
+       {later},
+       CASE WHEN corrected THEN map_from_entries(list_filter(map_entries(metadata),
+              lambda e: e.key NOT IN ('expires_at', 'ip_address', 'user_agent')))
+            ELSE metadata END
+FROM _cio_app_old
+"""
+        )
+        corrected = self.scalar("SELECT count(*) FROM _cio_app_old WHERE corrected")
+        redelivered = self.scalar(
+            f"SELECT count(*) FROM _cio_app_privacy_events a SEMI JOIN {pe} p USING (event_id)"
+        )
+        return redelivered, corrected
+
+    # -- customer events and profiles -------------------------------------------------
+
+    def customer_events(self) -> None:
+        cats = list(DATA_CATEGORIES.items())
+        category = _wpick([(c, wt) for c, (wt, _) in cats], "_cio_rnd(ckey, 'app_cat')")
+        event_name = (
+            "CASE category "
+            + " ".join(
+                f"WHEN {_q(c)} THEN {_pick(names, '_cio_rnd(ckey, ' + _q('app_name') + ')')}"
+                for c, (_, names) in cats
+            )
+            + " END"
+        )
+        self.con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_customer_events AS
+WITH active AS (
+  SELECT user_id, uidx, {self.since} AS lo FROM _cio_app_users
+  WHERE last_active_at IS NOT NULL AND _cio_rnd(uidx, 'app_active') < {self.rate("active")}
+  UNION ALL
+  SELECT user_id, uidx, signup_sec AS lo FROM _cio_app_new_users
+), ev AS (
+  SELECT *, uidx * 64 + j AS ckey
+  FROM active CROSS JOIN range(3) r(j)
+  WHERE j = 0 OR _cio_rnd(uidx * 64 + j, 'app_more') < 0.5
+), ev2 AS (SELECT *, {category} AS category FROM ev)
+SELECT 'cev_' || lpad(to_hex(hash(ckey, {self.seed}, 'app_cev')), 16, '0') AS event_id,
+       user_id, {event_name} AS event_name, category AS data_category,
+       {_ts(f"lo + floor(_cio_rnd(ckey, 'app_t') * ({self.end} - 60 - lo))")} AS occurred_at
+FROM ev2
+"""
+        )
+
+    def user_profiles(self) -> None:
+        """A new version for each user seen again (last activity moved) and each new user."""
+        first = _list([d for d, _ in FIRST_NAMES])
+        first_slug = _list([s for _, s in FIRST_NAMES])
+        last = _list([d for d, _ in LAST_NAMES])
+        last_slug = _list([s for _, s in LAST_NAMES])
+        self.con.execute(
+            f"""
+CREATE OR REPLACE TEMP TABLE _cio_app_user_profiles AS
+WITH seen AS (
+  SELECT user_id, max(occurred_at) AS last_active_at
+  FROM _cio_app_customer_events GROUP BY user_id
+), fi AS (
+  SELECT n.*, 1 + floor(_cio_rnd(uidx, 'app_first') * {len(FIRST_NAMES)})::INTEGER AS f,
+         1 + floor(_cio_rnd(uidx, 'app_last') * {len(LAST_NAMES)})::INTEGER AS l
+  FROM _cio_app_new_users n
+)
+SELECT u.user_id, u.email, u.phone, u.first_name, u.last_name, u.country, u.created_at,
+       s.last_active_at AS updated_at, s.last_active_at
+FROM _cio_app_users u JOIN seen s USING (user_id)
+UNION ALL
+SELECT fi.user_id,
+       {first_slug}[f] || '.' || {last_slug}[l] || '.' || uidx::VARCHAR || '@example.org',
+       NULL, {first}[f], {last}[l], country, {_ts("signup_sec")},
+       coalesce(s.last_active_at, {_ts("signup_sec")}), s.last_active_at
+FROM fi LEFT JOIN seen s USING (user_id)
+"""
+        )
+
+    # -- publish ----------------------------------------------------------------------
+
+    def publish(self) -> dict[str, int]:
+        counts = {}
+        for table in TABLE_COLUMNS:
+            self.con.execute(f"INSERT INTO {self.schema}.{table} SELECT * FROM _cio_app_{table}")
+            counts[table] = self.scalar(f"SELECT count(*) FROM _cio_app_{table}")
+        return counts
+
+    def cleanup(self) -> None:
+        for table in (
+            "_cio_app_users",
+            "_cio_app_new_users",
+            "_cio_app_open_requests",
+            "_cio_app_soft_bouncers",
+            "_cio_app_old",
+            *(f"_cio_app_{table}" for table in TABLE_COLUMNS),
+        ):
+            self.con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+        if self.world is not None:
+            self.world.cleanup(self.con)
+
+
+def _in(values: Sequence[str]) -> str:
+    return "(" + ", ".join(_q(v) for v in values) + ")"
+
+
+def _utc(seconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)
+
+
+def load_tables_from_spark(
+    spark: Any, con: duckdb.DuckDBPyConnection, *, schema: str, scratch: str
+) -> None:
+    """Copy the raw tables of a Spark schema into the same schema of ``con`` (through
+    parquet files under ``scratch``), so that append_events can read and extend them."""
+    if not _IDENT.match(schema):
+        raise ValueError(f"schema must be a plain SQL identifier, got {schema!r}")
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    for table in TABLE_COLUMNS:
+        path = f"{scratch}/{table}"
+        spark.table(f"{schema}.{table}").write.mode("overwrite").parquet(path)
+        _create_table(con, f'"{schema}".{table}', table)
+        con.execute(
+            f"INSERT INTO \"{schema}\".{table} SELECT * FROM read_parquet('{path}/*.parquet')"
+        )

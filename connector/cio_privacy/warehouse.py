@@ -50,6 +50,47 @@ RAW_TABLE_COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 
+# What the connector writes back (contracts.md), in the order of the dbt
+# sources: one row per action outcome (R22) and one per sync run.
+LEDGER_TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "customerio_acks": {
+        "action_id": "string",
+        "run_id": "string",
+        "user_id": "string",
+        "action_type": "string",
+        "payload": "string",
+        "status": "string",
+        "http_status": "bigint",
+        "error": "string",
+        "attempts": "bigint",
+        "sent_at": "timestamp",
+        "acked_at": "timestamp",
+    },
+    "customerio_sync_runs": {
+        "run_id": "string",
+        "started_at": "timestamp",
+        "finished_at": "timestamp",
+        "target": "string",
+        "region": "string",
+        "dry_run": "boolean",
+        "actions_read": "bigint",
+        "delivered": "bigint",
+        "rejected": "bigint",
+        "failed": "bigint",
+        "status": "string",
+    },
+}
+
+TABLE_COLUMNS = {**RAW_TABLE_COLUMNS, **LEDGER_TABLE_COLUMNS}
+
+
+def create_ledger_tables(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Creates the connector's write-back tables in DuckDB when they are missing."""
+    con.execute(f"create schema if not exists {schema}")
+    for table, columns in LEDGER_TABLE_COLUMNS.items():
+        body = ", ".join(f"{name} {data_type}" for name, data_type in columns.items())
+        con.execute(f"create table if not exists {schema}.{table} ({body})")
+
 
 def duckdb_path(target: Target) -> Path:
     return Path(str(target.settings.get("path", ".local/customerio_privacy.duckdb")))
@@ -98,7 +139,7 @@ def copy_tables_to_spark(
             source.execute(f"copy {source_schema}.{table} to '{file}' (format parquet)")
             columns = [
                 f"cast({column} as {data_type}) as {column}"
-                for column, data_type in RAW_TABLE_COLUMNS[table].items()
+                for column, data_type in TABLE_COLUMNS[table].items()
             ]
             frame = spark.read.parquet(str(file)).selectExpr(*columns)
             frame.write.mode("overwrite").format("parquet").saveAsTable(f"{target_schema}.{table}")

@@ -4,7 +4,11 @@
     never from staging, so replaying a past as_of gives the state as it was
     then. (Events up to future_tolerance_hours after as_of are accepted by R2
     as clock skew, but take effect only once as_of reaches them.)
+    A view: the as_of filter moves with every run, and a view over the
+    incremental staging table is always right and costs nothing to build.
 #}
+{{ config(materialized='view') }}
+
 with
 
 staged as (
@@ -30,11 +34,14 @@ final as (
         regulation,
         bounce_type,
         exemption,
-        consent_version,
-        consent_purpose,
-        collection_method,
-        ip_address,
-        user_agent,
+
+        -- consent proof (Art. 7(1)), read from the map here rather than stored
+        -- twice in staging
+        nullif(trim(metadata['version']), '') as consent_version,
+        nullif(trim(metadata['purpose']), '') as consent_purpose,
+        nullif(trim(metadata['collection_method']), '') as collection_method,
+        nullif(trim(metadata['ip_address']), '') as ip_address,
+        nullif(trim(metadata['user_agent']), '') as user_agent,
 
         -- timestamps
         event_timestamp,

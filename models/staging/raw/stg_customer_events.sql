@@ -1,8 +1,27 @@
+{#
+    Behavioural events, one row per raw row, trimmed, with data_category
+    lower-cased so retention policies (R14, R15) match it.
+
+    Incremental by time slice of occurred_at (macros/incremental.sql): rows
+    map one to one to raw rows, so a run recomputes the slices whose raw row
+    count changed and replaces them.
+#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **incremental_by_time_slice_config(time_column='occurred_at', partition_column='occurred_month')
+) }}
+
 with
 
 source as (
 
     select * from {{ source('raw', 'customer_events') }}
+    {%- if is_incremental() %}
+    where {{ time_slice_filter(
+        'occurred_at', changed_time_slices(source('raw', 'customer_events'), 'occurred_at')
+    ) }}
+    {%- endif %}
 
 ),
 
@@ -18,7 +37,11 @@ final as (
         lower(nullif(trim(data_category), '')) as data_category,
 
         -- timestamps
-        occurred_at
+        occurred_at,
+
+        -- storage: the month partition on Spark and Databricks (last, as
+        -- Spark stores partition columns)
+        {{ month_of('occurred_at') }} as occurred_month
 
     from source
 

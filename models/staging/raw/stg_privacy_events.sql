@@ -6,15 +6,53 @@
       one reason (the first that applies, in the order of privacy-rules.md).
     Nothing is filtered here, so raw = accepted + rejected + duplicate holds by
     construction and is tested (data-tests/assert_every_raw_event_accounted_for).
+
+    Incremental (macros/incremental.sql): a run recomputes every delivery of
+    the event_ids with a new delivery or a row to judge again at this as_of
+    (below), and replaces exactly those rows (on Spark: the month partitions
+    holding them).
 #}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **incremental_by_key_config(
+        key_column='event_id', time_column='event_timestamp', partition_column='event_month'
+    )
+) }}
 {%- set vocabulary = privacy_vocabulary() -%}
 {%- set future_limit = timestamp_add('hour', var('future_tolerance_hours', 24), as_of()) -%}
+
+{#-
+    R2's future_timestamp is the only judgement that depends on as_of. Every
+    accepted row passed it at the as_of it was judged at, so rows up to the
+    latest accepted event_timestamp pass it at any later as_of, and rows up
+    to the new limit pass it at any as_of. Rows later than both are judged
+    again; this needs no record of the previous as_of, and replaying an
+    earlier as_of works the same way.
+-#}
+{%- set judged_again_at_this_as_of -%}
+    event_timestamp > (
+        select least(coalesce(max(event_timestamp), cast('0001-01-01 00:00:00' as timestamp)), {{ future_limit }})
+        from {{ this }}
+        where disposition = 'accepted'
+    )
+{%- endset -%}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'privacy_events') }}
+    {% if is_incremental() -%}
+        {{ rebuilt_source(
+            source_relation=source('raw', 'privacy_events'),
+            time_column='event_timestamp',
+            key_column='event_id',
+            delivery_column='processed_at',
+            judged_again_where=judged_again_at_this_as_of,
+        ) }}
+    {%- else -%}
+        select * from {{ source('raw', 'privacy_events') }}
+    {%- endif %}
 
 ),
 
@@ -36,18 +74,15 @@ cleaned as (
         event_timestamp,
         processed_at,
 
-        -- metadata, kept whole and with the keys the rules read pulled out
+        -- metadata, kept whole and with the keys R2 judges pulled out (the
+        -- consent proof keys are read in int_privacy_events: stored here
+        -- again they would double the bytes of the largest table)
         metadata,
         nullif(trim(metadata['request_id']), '') as request_id,
         lower(nullif(trim(metadata['regulation']), '')) as regulation_given,
         nullif(trim(metadata['expires_at']), '') as expires_at_text,
         lower(nullif(trim(metadata['bounce_type']), '')) as bounce_type,
-        lower(nullif(trim(metadata['exemption']), '')) as exemption,
-        nullif(trim(metadata['version']), '') as consent_version,
-        nullif(trim(metadata['purpose']), '') as consent_purpose,
-        nullif(trim(metadata['collection_method']), '') as collection_method,
-        nullif(trim(metadata['ip_address']), '') as ip_address,
-        nullif(trim(metadata['user_agent']), '') as user_agent
+        lower(nullif(trim(metadata['exemption']), '')) as exemption
 
     from source
 
@@ -68,22 +103,40 @@ typed as (
 
 ),
 
+-- R1: only event_ids delivered more than once need ranking; ranking the
+-- few of them instead of every row keeps the full build to one pass
+redelivered as (
+
+    select event_id
+    from typed
+    where event_id is not null
+    group by event_id
+    having count(*) > 1
+
+),
+
 deduplicated as (
 
     select
         *,
-        case
-            when event_id is null then 1
-            else row_number() over (
-                partition by event_id
-                order by
-                    processed_at desc nulls last,
-                    event_timestamp desc nulls last,
-                    user_id asc, event_type asc, event_subtype asc, status asc,
-                    reason asc, requested_by asc
-            )
-        end as delivery_rank
+        1 as delivery_rank
     from typed
+    where event_id is null or event_id not in (select event_id from redelivered)
+
+    union all
+
+    select
+        *,
+        row_number() over (
+            partition by event_id
+            order by
+                processed_at desc nulls last,
+                event_timestamp desc nulls last,
+                user_id asc, event_type asc, event_subtype asc, status asc,
+                reason asc, requested_by asc
+        ) as delivery_rank
+    from typed
+    where event_id in (select event_id from redelivered)
 
 ),
 
@@ -160,11 +213,6 @@ final as (
         end as regulation,
         bounce_type,
         exemption,
-        consent_version,
-        consent_purpose,
-        collection_method,
-        ip_address,
-        user_agent,
         case
             when delivery_rank > 1 then 'duplicate'
             when rejection_reason is not null then 'rejected'
@@ -177,8 +225,12 @@ final as (
         processed_at,
         expires_at,
 
-        -- the raw map, for rules that read other keys (rectify.<trait>)
-        metadata
+        -- the raw map, for the keys read later (consent proof, rectify.<trait>)
+        metadata,
+
+        -- storage: the month partition on Spark and Databricks (last, as
+        -- Spark stores partition columns)
+        {{ month_of('event_timestamp') }} as event_month
 
     from judged
 

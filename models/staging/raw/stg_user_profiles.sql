@@ -2,7 +2,20 @@
     One row per user_id: the most recently updated profile wins. Emails are
     trimmed and lower-cased; blanks become nulls. Rows without a user_id
     cannot belong to anyone: they are counted by a warning test, not kept.
+
+    Incremental by user where the engine can replace rows by key (DuckDB:
+    delete+insert; Databricks: merge): a run recomputes the users with a raw
+    version that is new to the model and not older than the version it holds;
+    an older version arriving late loses anyway. On local Spark (parquet, no
+    delete) a table of a million small rows is simply rebuilt.
 #}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='merge' if target.type == 'databricks' else 'delete+insert',
+    unique_key='user_id',
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
@@ -33,6 +46,35 @@ cleaned as (
 
 ),
 
+{% if is_incremental() %}
+changed_users as (
+
+    select distinct cleaned.user_id
+    from cleaned
+    left join {{ this }} as stored
+        on cleaned.user_id = stored.user_id
+    where
+        cleaned.user_id is not null
+        and (
+            stored.user_id is null
+            or (
+                (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
+                and (
+                    cleaned.email is distinct from stored.email
+                    or cleaned.phone is distinct from stored.phone
+                    or cleaned.first_name is distinct from stored.first_name
+                    or cleaned.last_name is distinct from stored.last_name
+                    or cleaned.country is distinct from stored.country
+                    or cleaned.created_at is distinct from stored.created_at
+                    or cleaned.updated_at is distinct from stored.updated_at
+                    or cleaned.last_active_at is distinct from stored.last_active_at
+                )
+            )
+        )
+
+),
+{% endif %}
+
 ranked as (
 
     select
@@ -42,7 +84,9 @@ ranked as (
             order by updated_at desc nulls last, created_at desc nulls last, email asc, phone asc
         ) as version_rank
     from cleaned
-    where user_id is not null
+    where
+        user_id is not null{% if is_incremental() %}
+        and user_id in (select user_id from changed_users){% endif %}
 
 ),
 

@@ -1,0 +1,398 @@
+"""Benchmark the dbt models on DuckDB against one windowed pass over the raw events.
+
+    python bench/bench_models.py --users 1000000
+
+On a generated lakehouse (cio_privacy.generate, on disk under --scratch, never
+in the repository), three things are timed:
+
+(a) one windowed pass over raw.privacy_events in plain DuckDB:
+    create table ... as select *, row_number() over (partition by user_id,
+    event_type order by event_timestamp) from raw.privacy_events
+    (median of --window-repeats runs, each in a fresh process);
+(b) a full `dbt build --full-refresh` of every model, seed, unit and data test;
+(c) an incremental `dbt build` after about 1% new events (append_events: new
+    consents, bounces, request moves, sign-ups, redeliveries, bad rows), at an
+    as_of one day later.
+
+dbt runs as a subprocess; its wall time and peak resident memory (getrusage of
+that child) are recorded. Before each timed dbt run an untimed `dbt parse` with
+the same vars leaves a partial-parse file, as a scheduler that runs every day
+with an empty as_of has: the timed runs measure building, not parsing. The
+goals: (b)/(a) <= 4 and (c)/(b) <= 0.15. The results go to the `## Models`
+section of bench/RESULTS.md (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from cio_privacy.generate import append_events, generate_lakehouse
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "RESULTS.md"
+SECTION = "## Models"
+DEFAULT_END = datetime.datetime(2026, 11, 1)
+WINDOW_SQL = (
+    "create or replace table main.bench_windowed_pass as "
+    "select *, row_number() over (partition by user_id, event_type order by event_timestamp) "
+    "as row_number from raw.privacy_events"
+)
+GOAL_FULL = 4.0
+GOAL_INCREMENTAL = 0.15
+
+
+@dataclass
+class Measured:
+    """One timed process."""
+
+    seconds: float
+    peak_rss_mb: float
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    def node_seconds(self, resource_type: str) -> float:
+        return sum(n["seconds"] for n in self.nodes if n["type"] == resource_type)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Runs a command to completion; wall seconds and the child's own peak RSS."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=REPO)  # noqa: S603 - our own commands
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(command[:3])} ... failed with exit status {process.returncode}"
+        )
+    return Measured(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024)  # KiB on Linux
+
+
+def measure_window(database: Path, repeats: int) -> list[Measured]:
+    """(a), each repeat in its own process so that its memory is its own."""
+    runs = []
+    for _ in range(repeats):
+        command = [sys.executable, __file__, "--windowed-pass-only", str(database)]
+        runs.append(run_measured(command))
+    return runs
+
+
+def windowed_pass_only(database: str) -> None:
+    with duckdb.connect(database) as con:
+        con.execute(WINDOW_SQL)
+        con.execute("drop table main.bench_windowed_pass")
+
+
+class Dbt:
+    """dbt on the DuckDB file `database`, with its own target and log paths."""
+
+    def __init__(self, scratch: Path, database: Path) -> None:
+        self.scratch = scratch
+        self.env = {
+            **os.environ,
+            "CIO_PRIVACY_DUCKDB_PATH": str(database),
+            "DBT_PROFILES_DIR": str(REPO),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        self.executable = str(Path(sys.executable).with_name("dbt"))
+
+    def command(self, *args: str, as_of: str) -> list[str]:
+        return [
+            self.executable,
+            *args,
+            "--vars",
+            json.dumps({"as_of": as_of}),
+            "--target",
+            "local",
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(self.scratch / "target"),
+            "--log-path",
+            str(self.scratch / "logs"),
+        ]
+
+    def build(self, *args: str, as_of: str) -> Measured:
+        run_measured(self.command("parse", as_of=as_of), env=self.env)
+        measured = run_measured(self.command("build", *args, as_of=as_of), env=self.env)
+        results = json.loads((self.scratch / "target" / "run_results.json").read_text())
+        measured.nodes = [
+            {
+                "id": r["unique_id"],
+                "type": r["unique_id"].split(".", 1)[0],
+                "seconds": r["execution_time"],
+                "status": r["status"],
+            }
+            for r in results["results"]
+        ]
+        failed = [n["id"] for n in measured.nodes if n["status"] not in ("success", "pass")]
+        if failed:
+            raise SystemExit(f"dbt build had failures: {failed[:5]}")
+        return measured
+
+
+def machine() -> dict[str, str]:
+    def first(path: str, key: str) -> str:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith(key):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "unknown"
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
+    ram = f"{int(mem_kb) / 1024**2:.1f} GiB" if mem_kb.isdigit() else "unknown"
+    with duckdb.connect() as con:
+        threads = con.execute("select current_setting('threads')").fetchone()
+    return {
+        "CPU": first("/proc/cpuinfo", "model name"),
+        "cores (nproc)": str(len(os.sched_getaffinity(0))),
+        "total RAM": ram,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "DuckDB": duckdb.__version__,
+        "DuckDB threads": str(threads[0]) if threads else "unknown",
+        "dbt-core": version("dbt-core"),
+        "dbt-duckdb": version("dbt-duckdb"),
+        "dbt threads (profiles.yml, local)": "2",
+    }
+
+
+def load() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def top_nodes(measured: Measured, resource_type: str, count: int = 5) -> list[str]:
+    nodes = [n for n in measured.nodes if n["type"] == resource_type]
+    ordered = sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:count]
+    return [f"{n['id'].split('.')[2]} {n['seconds']:.1f}" for n in ordered]
+
+
+def model_rows(full: Measured, incremental: Measured, incremental_models: set[str]) -> list[str]:
+    later = {n["id"]: n["seconds"] for n in incremental.nodes}
+    models = sorted(
+        (n for n in full.nodes if n["type"] == "model"), key=lambda n: n["seconds"], reverse=True
+    )
+    rows = []
+    for node in models:
+        name = node["id"].split(".")[-1]
+        star = "*" if name in incremental_models else ""
+        rows.append(f"| {name}{star} | {node['seconds']:.1f} | {later.get(node['id'], 0.0):.1f} |")
+    return rows
+
+
+def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
+    window: list[Measured] = facts["window"]
+    full: Measured = facts["full"]
+    incremental: Measured = facts["incremental"]
+    a = statistics.median(m.seconds for m in window)
+    b, c = full.seconds, incremental.seconds
+    full_ratio, incremental_ratio = b / a, c / b
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    def n(value: int) -> str:
+        return f"{value:,}"
+
+    lines = [
+        SECTION,
+        "",
+        f"`python bench/bench_models.py --users {args.users} --seed {args.seed} "
+        f"--window-repeats {args.window_repeats}` (end = {args.end.date()}), run "
+        f"{datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}, one run of "
+        "each dbt build. The machine was shared with other work: load average "
+        f"{facts['load_before']} (1/5/15 min) before, {facts['load_after']} after; "
+        "times are wall clock and noisy.",
+        "",
+        "| measurement | seconds | peak RSS |",
+        "|---|---|---|",
+        f"| (a) one windowed pass over raw.privacy_events (median of {len(window)}: "
+        f"{', '.join(f'{m.seconds:.1f}' for m in window)}) | {a:.1f} | "
+        f"{max(m.peak_rss_mb for m in window):,.0f} MiB |",
+        f"| (b) `dbt build --full-refresh`: every model, seed, unit and data test | {b:.1f} | "
+        f"{full.peak_rss_mb:,.0f} MiB |",
+        f"| (c) `dbt build` after {facts['appended']:,} new privacy rows "
+        f"({facts['appended'] / facts['privacy_events']:.2%}), incremental | {c:.1f} | "
+        f"{incremental.peak_rss_mb:,.0f} MiB |",
+        "",
+        "| ratio | value | goal | |",
+        "|---|---|---|---|",
+        f"| (b)/(a) | **{full_ratio:.2f}** | <= {GOAL_FULL:g} | {mark(full_ratio <= GOAL_FULL)} |",
+        f"| (c)/(b) | **{incremental_ratio:.3f}** | <= {GOAL_INCREMENTAL:g} | "
+        f"{mark(incremental_ratio <= GOAL_INCREMENTAL)} |",
+        "",
+        "Where the time goes (sum of dbt's per-node times; two nodes run at once, so the "
+        "sums exceed the wall time):",
+        "",
+        "| | models | data tests | unit tests | seeds |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {label} | {m.node_seconds('model'):.1f} | {m.node_seconds('test'):.1f} | "
+            f"{m.node_seconds('unit_test'):.1f} | {m.node_seconds('seed'):.1f} |"
+            for label, m in (("(b) full", full), ("(c) incremental", incremental))
+        ),
+        "",
+        f"Slowest data tests of (b): {'; '.join(top_nodes(full, 'test'))}.",
+        "",
+        f"Slowest data tests of (c): {'; '.join(top_nodes(incremental, 'test'))}.",
+        "",
+        "Models, slowest first (seconds in (b) and in (c); incremental models marked *):",
+        "",
+        "| model | (b) full | (c) incremental |",
+        "|---|---|---|",
+        *model_rows(full, incremental, facts["incremental_models"]),
+        "",
+        "| data | rows |",
+        "|---|---|",
+        f"| users | {n(args.users)} |",
+        f"| raw.privacy_events | {n(facts['privacy_events'])} |",
+        f"| raw.customer_events | {n(facts['customer_events'])} |",
+        f"| raw.user_profiles | {n(facts['user_profiles'])} |",
+        f"| appended privacy rows (of which redeliveries) | {n(facts['appended'])} "
+        f"({n(facts['redeliveries'])}) |",
+        f"| appended customer events / profile versions | {n(facts['appended_customer'])} / "
+        f"{n(facts['appended_profiles'])} |",
+        "",
+        "Machine:",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in machine().items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str, path: Path = RESULTS) -> None:
+    """Replace (or append) this file's section, keeping everything else."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    lines = text.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
+    except StopIteration:
+        body = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        before = "\n".join(lines[:start]).rstrip("\n")
+        after = "\n".join(lines[end:])
+        body = (before + "\n\n" if before else "") + section + ("\n" + after if after else "")
+    path.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--end",
+        type=datetime.datetime.fromisoformat,
+        default=DEFAULT_END,
+        help="naive UTC 'now' of the generated world and the full build's as_of "
+        "(default 2026-11-01)",
+    )
+    parser.add_argument("--window-repeats", type=int, default=3)
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path("/tmp/cio-privacy-bench-models"),  # noqa: S108 - a scratch dir by design
+        help="where the lakehouse files go (default /tmp/cio-privacy-bench-models)",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the results without updating RESULTS.md"
+    )
+    parser.add_argument("--windowed-pass-only", metavar="DATABASE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.windowed_pass_only:
+        windowed_pass_only(args.windowed_pass_only)
+        return 0
+    if args.window_repeats < 1:
+        parser.error("--window-repeats must be at least 1")
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    scratch: Path = args.scratch.resolve()
+    if REPO in scratch.parents or scratch == REPO:
+        parser.error("--scratch must be outside the repository")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    raw, work = scratch / "generated.duckdb", scratch / "lakehouse.duckdb"
+    facts: dict[str, Any] = {"load_before": load()}
+
+    say(f"generating {args.users:,} users")
+    with duckdb.connect(str(raw)) as con:
+        generated = generate_lakehouse(con, users=args.users, seed=args.seed, end=args.end)
+        con.execute("checkpoint")
+    facts.update(
+        privacy_events=generated.privacy_events,
+        customer_events=generated.customer_events,
+        user_profiles=generated.user_profiles,
+    )
+
+    say("(a) windowed pass")
+    facts["window"] = measure_window(raw, args.window_repeats)
+
+    shutil.copyfile(raw, work)
+    dbt = Dbt(scratch, work)
+    as_of = args.end.strftime("%Y-%m-%d %H:%M:%S")
+    say("(b) dbt build --full-refresh")
+    facts["full"] = dbt.build("--full-refresh", as_of=as_of)
+    manifest = json.loads((scratch / "target" / "manifest.json").read_text())
+    facts["incremental_models"] = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+
+    batch_end = args.end + datetime.timedelta(days=1)
+    with duckdb.connect(str(work)) as con:
+        appended = append_events(con, end=batch_end, seed=args.seed)
+        con.execute("checkpoint")
+    facts.update(
+        appended=appended.privacy_events,
+        redeliveries=appended.redeliveries,
+        appended_customer=appended.customer_events,
+        appended_profiles=appended.user_profiles,
+    )
+    say("(c) incremental dbt build")
+    facts["incremental"] = dbt.build(as_of=batch_end.strftime("%Y-%m-%d %H:%M:%S"))
+    facts["load_after"] = load()
+
+    section = render(args, facts)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+        say(f"wrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
