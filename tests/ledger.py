@@ -30,7 +30,10 @@ def write_sample_ledger(con: duckdb.DuckDBPyConnection, *, schema: str = "raw") 
                 row_number() over (order by event_id) as n
             from {schema}.privacy_events
             where
-                lower(trim(event_type)) = 'unsubscribe'
+                event_type = 'suppression'
+                and event_subtype = 'email'
+                and status = 'active'
+                and reason = 'unsubscribed'
                 and trim(user_id) <> ''
                 and event_timestamp < timestamp '2026-10-20'
         )
