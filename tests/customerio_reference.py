@@ -1,7 +1,9 @@
 """Customer.io's published OpenAPI schemas, as validators for what the connector sends.
 
-The schemas are the excerpts in ../shared/reference/customerio/ (beside the
-repository; `CIO_PRIVACY_REFERENCE_DIR` points elsewhere). Validated with
+The schema is the excerpt in tests/reference/customerio/ (a copy of
+../shared/reference/customerio/data-pipelines.yaml, kept in the repository so
+that a clean clone tests without the shared folder; `CIO_PRIVACY_REFERENCE_DIR`
+points elsewhere). Validated with
 jsonschema (draft 7 reads OpenAPI 3.0 schemas: `example`, `readOnly` and
 `x-*` keys are annotations), with the errata the reference README lists:
 
@@ -35,7 +37,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from tests.conftest import REPO
 
 REFERENCE_DIR = Path(
-    os.environ.get("CIO_PRIVACY_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "customerio")
+    os.environ.get("CIO_PRIVACY_REFERENCE_DIR", REPO / "tests" / "reference" / "customerio")
 )
 ERRATA_EVENTS = {"suppress_person": "User Suppressed", "unsuppress_person": "User Unsuppressed"}
 # which schema each privacy event must satisfy besides the generic track schema
