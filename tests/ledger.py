@@ -45,7 +45,10 @@ def write_sample_ledger(con: duckdb.DuckDBPyConnection, *, schema: str = "raw") 
             case when n % 7 = 0 then '{{}}' else '{{"email_suppressed":true}}' end,
             case n % 20 when 3 then 'rejected' when 5 then 'failed' else 'delivered' end,
             case n % 20 when 3 then 400 when 5 then 503 else 200 end,
-            case n % 20 when 3 then 'strict mode: unknown trait' when 5 then 'HTTP 503 after 5 attempts' end,
+            case n % 20
+                when 3 then 'strict mode: unknown trait'
+                when 5 then 'HTTP 503 after 5 attempts'
+            end,
             case n % 20 when 5 then 5 else 1 end,
             event_timestamp + interval 1 hour,
             event_timestamp + (1 + n % 72) * interval 1 hour
