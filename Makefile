@@ -7,10 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_USERS ?= 10000
 BENCH_USERS ?= 1000000
+BENCH_ACTIONS ?= 1000000
+DEMO_API_KEY ?= demo-sandbox-key
+DEMO_MAX_DELETES ?= 1000000
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install demo test test-python test-dbt lint format bench-generate bench-models lock clean
+.PHONY: help install demo demo-sync bench-sync test test-python test-dbt lint format bench-generate bench-models lock clean
 
 help:
 	@echo "make demo            generate a $(DEMO_USERS)-user lakehouse in DuckDB and build every model"
@@ -18,6 +21,7 @@ help:
 	@echo "make lint            ruff, mypy (connector), sqlfluff (models)"
 	@echo "make bench-generate  time the generator at $(BENCH_USERS) users; writes bench/RESULTS.md"
 	@echo "make bench-models    time full and incremental dbt builds at $(BENCH_USERS) users; writes bench/RESULTS.md"
+	@echo "make bench-sync      sync $(BENCH_ACTIONS) actions to the sandbox, against the official library; writes bench/RESULTS.md"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +35,33 @@ demo: $(STAMP)
 	$(BIN)/cio-privacy generate --users $(DEMO_USERS)
 	$(BIN)/dbt build
 	$(BIN)/cio-privacy summary
+	@$(MAKE) --no-print-directory demo-sync
+
+# The sandbox (a local Customer.io) on a free port for as long as the sync runs;
+# the trap stops it however the recipe ends. A fresh workspace receives every
+# past erasure at once, hence the demo's --max-deletes.
+demo-sync: $(STAMP)
+	@set -euo pipefail; \
+	log=$$(mktemp); \
+	CUSTOMERIO_API_KEY=$(DEMO_API_KEY) $(BIN)/cio-privacy sandbox --port 0 >"$$log" 2>&1 & sandbox=$$!; \
+	trap 'kill $$sandbox 2>/dev/null || true; wait $$sandbox 2>/dev/null || true; rm -f "$$log"' EXIT; \
+	for _ in $$(seq 200); do grep -q 'listening on' "$$log" && break; sleep 0.1; done; \
+	url=$$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$$log"); \
+	test -n "$$url" || { cat "$$log"; exit 1; }; \
+	export CUSTOMERIO_BASE_URL=$$url CUSTOMERIO_API_KEY=$(DEMO_API_KEY); \
+	$(BIN)/cio-privacy sync --max-deletes $(DEMO_MAX_DELETES); \
+	$(BIN)/python -c "$$SANDBOX_COUNTS" "$$url"; \
+	$(BIN)/cio-privacy sync --json --max-deletes $(DEMO_MAX_DELETES) \
+	  | $(BIN)/python -c "import json, sys; run = json.load(sys.stdin); print(f\"sync again: {run['actions_read']} actions read, {run['http_requests']} requests: nothing left to send\")"
+
+define SANDBOX_COUNTS
+import json, sys, urllib.request
+state = json.load(urllib.request.urlopen(sys.argv[1] + "/_sandbox/state"))
+print(f"sandbox holds: {len(state['people']):,} people, {len(state['suppressed']):,} suppressed, "
+      f"{len(state['deleted']):,} deleted; {state['messages_received']:,} messages received, "
+      f"{state['duplicate_message_ids']:,} duplicate message ids")
+endef
+export SANDBOX_COUNTS
 
 test: lint test-python
 
@@ -54,6 +85,10 @@ bench-generate: $(STAMP)
 # Files go to /tmp/cio-privacy-bench-models (about 3 GB at a million users), never .local.
 bench-models: $(STAMP)
 	$(BIN)/python bench/bench_models.py --users $(BENCH_USERS)
+
+# Files go to /tmp/cio-privacy-bench-sync, never .local.
+bench-sync: $(STAMP)
+	$(BIN)/python bench/bench_sync.py --actions $(BENCH_ACTIONS)
 
 # Re-resolve the pinned versions from pyproject.toml's ranges.
 lock:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cio_privacy import __version__
-from cio_privacy.console import error_line, print_json, print_table, progress_steps, stdout
+from cio_privacy.batching import MAX_REQUEST_BYTES
+from cio_privacy.console import (
+    error_line,
+    print_json,
+    print_table,
+    progress_steps,
+    stderr,
+    stdout,
+)
 from cio_privacy.errors import SafetyGuardError, UsageError
 from cio_privacy.profiles import Target, load_target
+from cio_privacy.sync import DEFAULT_MAX_DELETES
 
 RAW_SCHEMA = "raw"
+MIN_REQUEST_BYTES = 1_000
 
 
 def _positive_int(text: str) -> int:
@@ -23,6 +36,25 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
+    return value
+
+
+def _request_bytes(text: str) -> int:
+    value = _non_negative_int(text)
+    if not MIN_REQUEST_BYTES <= value <= MAX_REQUEST_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"expected {MIN_REQUEST_BYTES:,} to {MAX_REQUEST_BYTES:,} bytes, got {value:,}"
+        )
     return value
 
 
@@ -114,6 +146,46 @@ def _parser() -> argparse.ArgumentParser:
         help="dbt manifest of the build (default target/manifest.json)",
     )
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    sync = commands.add_parser(
+        "sync",
+        help="send pending customerio_actions to Customer.io and record the outcomes",
+        description="Reads the pending rows of customerio_actions (less those customerio_acks "
+        "holds as delivered or rejected), sends them to Customer.io's Data Pipelines API and "
+        "appends one acknowledgement per action and one run row. Exit status: 0 all "
+        "delivered (or a dry run), 1 some rejected or failed, 2 usage or configuration "
+        "error, 3 a safety guard refused to run.",
+    )
+    sync.add_argument("--target", help="profile target: local (default), spark or databricks")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send and write nothing; print counts per action type and sample calls (masked)",
+    )
+    sync.add_argument(
+        "--limit", type=_positive_int, help="send at most this many actions (in user order)"
+    )
+    sync.add_argument(
+        "--max-deletes",
+        type=_non_negative_int,
+        default=DEFAULT_MAX_DELETES,
+        help="refuse to start (exit 3) when more suppress/delete actions are pending "
+        f"(default {DEFAULT_MAX_DELETES:,})",
+    )
+    sync.add_argument(
+        "--raw-schema",
+        default=RAW_SCHEMA,
+        help=f"schema of the raw tables and the acknowledgements, dbt var raw_schema "
+        f"(default {RAW_SCHEMA})",
+    )
+    sync.add_argument(
+        "--max-request-bytes",
+        type=_request_bytes,
+        default=MAX_REQUEST_BYTES,
+        help=f"largest /v1/batch request body (default and most {MAX_REQUEST_BYTES:,}); smaller "
+        "requests mean fewer actions resent after a crash, and more requests",
+    )
+    sync.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -310,6 +382,92 @@ def _summary(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+@contextmanager
+def _sync_progress(enabled: bool) -> Iterator[Any]:
+    """A bar over the pending actions, on a terminal only."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "sync",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+
+        def start(pending: Any) -> Any:
+            task = bar.add_task("sync", total=pending.total)
+            return lambda done: bar.update(task, advance=done)
+
+        yield start
+
+
+def _sync(args: argparse.Namespace, target: Target) -> int:
+    from cio_privacy.backends import open_ledger
+    from cio_privacy.settings import load_settings
+    from cio_privacy.sync import SyncOptions, run_sync
+
+    settings = load_settings()
+    options = SyncOptions(
+        dry_run=args.dry_run,
+        limit=args.limit,
+        max_deletes=args.max_deletes,
+        max_request_bytes=args.max_request_bytes,
+    )
+    ledger = open_ledger(target, args.raw_schema)
+    try:
+        with _sync_progress(enabled=not args.json) as progress:
+            summary = run_sync(ledger, settings, options, progress=progress)
+    finally:
+        ledger.close()
+    if args.json:
+        print_json(summary.as_dict())
+        return summary.exit_status
+    pending = summary.pending
+    if summary.dry_run:
+        stdout.print(
+            f"Dry run on {target.name}: {pending.total:,} pending actions; nothing sent, "
+            "nothing written"
+        )
+        print_table(
+            "pending actions by type",
+            [(kind, f"{count:,}") for kind, count in pending.by_type.items()] or [("(none)", "0")],
+            ("action_type", "actions"),
+        )
+        stdout.file.flush()
+        for sample in summary.samples:
+            sys.stdout.write(json.dumps(sample, sort_keys=True) + "\n")
+        if summary.guard_warning:
+            stdout.print(f"A real run would refuse: {summary.guard_warning}", markup=False)
+        return summary.exit_status
+    stdout.print(
+        f"Sync {summary.run_id} on {target.name}: {summary.status}, {summary.actions_read:,} "
+        f"actions in {summary.seconds:.1f} s ({summary.actions_per_second:,.0f}/s, "
+        f"{summary.http_requests:,} HTTP requests)",
+        markup=False,
+    )
+    print_table(
+        "outcomes",
+        [
+            ("delivered", f"{summary.delivered:,}"),
+            ("rejected", f"{summary.rejected:,}"),
+            ("failed (pending again)", f"{summary.failed:,}"),
+        ],
+        ("status", "actions"),
+    )
+    if summary.errors:
+        print_table(
+            "most frequent errors",
+            [(error, f"{count:,}") for error, count in summary.errors.most_common(5)],
+            ("error", "actions"),
+        )
+    return summary.exit_status
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     import asyncio
     import os
@@ -343,7 +501,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"generate": _generate, "summary": _summary}
+COMMANDS = {"generate": _generate, "summary": _summary, "sync": _sync}
 COMMANDS_WITHOUT_TARGET = {"sandbox": _sandbox}
 
 

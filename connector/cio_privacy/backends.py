@@ -1,0 +1,439 @@
+"""The ledger on each engine: DuckDB, Spark (a SparkSession) and Databricks SQL.
+
+Durability of acknowledgements (what a crash can lose):
+
+- DuckDB commits every `append_acks` before `sync` takes the next
+  response: a crash can lose at most the acknowledgements of the one
+  response being written, whose actions the next run sends again.
+- Spark and Databricks write a table version per append, which costs
+  about as much as a request, so they buffer: the rows of up to
+  `FLUSH_EVERY_RESPONSES` responses, or of `FLUSH_EVERY_SECONDS`, go in one
+  append. A crash can lose the acknowledgements of the responses since the
+  last append; the next run sends those actions again under the same
+  messageId (= action_id), which Customer.io takes as the same message, and
+  records them once then. The ledger never holds two `delivered` rows for an
+  action, because an action is only ever read while it has none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cio_privacy.actions import Action, ResultGroup
+from cio_privacy.errors import UsageError
+from cio_privacy.ledger import (
+    ACKS_TABLE,
+    ACTIONS_MODEL,
+    DEFAULT_RAW_SCHEMA,
+    READ_BATCH_ROWS,
+    RUNS_TABLE,
+    Ledger,
+    PendingSummary,
+    Relations,
+    SyncRun,
+    acks_json,
+    action_from_row,
+    create_table_sql,
+    finish_run_sql,
+    insert_acks_sql,
+    insert_run_sql,
+    pending_sql,
+    pseudonym_sources_sql,
+    relations_for,
+    sample_sql,
+    sources_from_rows,
+    summary_from_rows,
+    summary_sql,
+    user_bounds_sql,
+)
+from cio_privacy.profiles import Target
+from cio_privacy.warehouse import LEDGER_TABLE_COLUMNS, connect_duckdb
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+FLUSH_EVERY_RESPONSES = 20
+FLUSH_EVERY_SECONDS = 1.0
+# DuckDB reads the pending actions a chunk of users at a time, each chunk
+# sorted on its own, under this memory limit and on one thread: a run of a
+# million actions stays under 300 MB (bench/RESULTS.md, "Sync"). Sorting a
+# million wide rows at once needs more memory than that, even spilling.
+DUCKDB_MEMORY_LIMIT = "48MB"
+DUCKDB_THREADS = 1
+DUCKDB_USERS_PER_CHUNK = 20_000
+
+
+def _missing_model(relation: str) -> UsageError:
+    return UsageError(f"no {ACTIONS_MODEL} at {relation}: run 'dbt build' for this target first")
+
+
+class DuckDBLedger:
+    """Reads with one cursor while another appends; every append is its own commit."""
+
+    def __init__(self, target: Target, raw_schema: str = DEFAULT_RAW_SCHEMA) -> None:
+        self.target = target
+        self.relations = relations_for(target, raw_schema)
+        self._con = connect_duckdb(target, must_exist=True)
+        self._con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        self._con.execute(f"set threads = {DUCKDB_THREADS}")
+        self._writer = self._con.cursor()
+
+    def _exists(self, relation: str) -> bool:
+        schema, table = relation.rsplit(".", 1)
+        found = self._con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema.rsplit(".", 1)[-1], table],
+        ).fetchone()
+        return bool(found and found[0])
+
+    def _require_model(self) -> bool:
+        if not self._exists(self.relations.actions):
+            raise _missing_model(self.relations.actions)
+        return self._exists(self.relations.acks)
+
+    def ensure_tables(self) -> None:
+        self._writer.execute(f"create schema if not exists {self.relations.raw_schema}")
+        for relation, table in (
+            (self.relations.acks, ACKS_TABLE),
+            (self.relations.runs, RUNS_TABLE),
+        ):
+            self._writer.execute(create_table_sql(relation, table))
+
+    def pending_summary(self, limit: int | None) -> PendingSummary:
+        acks_exist = self._require_model()
+        rows = self._con.execute(summary_sql(self.relations, limit, acks_exist=acks_exist))
+        return summary_from_rows(rows.fetchall())
+
+    def sample_actions(self, per_type: int, limit: int | None) -> list[Action]:
+        acks_exist = self._require_model()
+        sql = sample_sql(self.relations, per_type, limit, acks_exist=acks_exist)
+        return [action_from_row(row) for row in self._con.execute(sql).fetchall()]
+
+    def pseudonym_sources(self, limit: int | None) -> dict[str, dict[str, str | None]]:
+        acks_exist = self._require_model()
+        sql = pseudonym_sources_sql(self.relations, limit, acks_exist=acks_exist)
+        return sources_from_rows(self._con.execute(sql).fetchall())
+
+    def pending_actions(self, limit: int | None) -> Iterator[Action]:
+        """In chunks of users, so that DuckDB sorts a chunk at a time, not a million rows."""
+        acks_exist = self._require_model()
+        reader = self._con.cursor()
+        try:
+            bounds = [
+                user_id
+                for (user_id,) in reader.execute(
+                    user_bounds_sql(self.relations, DUCKDB_USERS_PER_CHUNK, acks_exist=acks_exist)
+                ).fetchall()
+            ]
+            left = limit
+            for index, first_user in enumerate(bounds):
+                following = bounds[index + 1] if index + 1 < len(bounds) else None
+                sql = pending_sql(
+                    self.relations,
+                    left,
+                    acks_exist=acks_exist,
+                    users_from="$users_from",
+                    users_before="$users_before" if following is not None else None,
+                )
+                parameters = {"users_from": first_user}
+                if following is not None:
+                    parameters["users_before"] = following
+                batches = reader.sql(sql, params=parameters).to_arrow_reader(READ_BATCH_ROWS)
+                assert batches is not None, "a select has a result"
+                for batch in batches:
+                    columns = [column.to_pylist() for column in batch.columns]
+                    for row in zip(*columns, strict=True):
+                        yield action_from_row(row)
+                    if left is not None:
+                        left -= batch.num_rows
+                if left is not None and left <= 0:
+                    return
+        finally:
+            reader.close()
+
+    def start_run(self, run: SyncRun) -> None:
+        self._writer.execute(insert_run_sql(self.relations, run))
+
+    def append_acks(self, run_id: str, groups: Sequence[ResultGroup]) -> None:
+        batch = _ack_table(run_id, groups)
+        if batch.num_rows == 0:
+            return
+        self._writer.register("cio_privacy_ack_batch", batch)
+        try:
+            self._writer.execute(
+                f"insert into {self.relations.acks} select * from cio_privacy_ack_batch"
+            )
+        finally:
+            self._writer.unregister("cio_privacy_ack_batch")
+
+    def flush(self) -> None:
+        """Nothing to do: every append was committed."""
+
+    def finish_run(self, run: SyncRun) -> None:
+        self._writer.execute(finish_run_sql(self.relations, run))
+
+    def close(self) -> None:
+        self._writer.close()
+        self._con.close()
+
+
+def _ack_table(run_id: str, groups: Sequence[ResultGroup]) -> Any:
+    """The acknowledgements as an Arrow table: per-action columns from lists, the
+    columns a group shares repeated (a few thousand groups for a million actions)."""
+    import pyarrow as pa
+
+    text, whole, moment = pa.string(), pa.int64(), pa.timestamp("us")
+    chunks: dict[str, list[Any]] = {name: [] for name in LEDGER_TABLE_COLUMNS[ACKS_TABLE]}
+    for group in groups:
+        size, actions = len(group), group.actions
+        if not size:
+            continue
+        shared = {
+            "run_id": (run_id, text),
+            "status": (str(group.status), text),
+            "http_status": (group.http_status, whole),
+            "error": (group.error, text),
+            "attempts": (group.attempts, whole),
+            "sent_at": (_naive_utc(group.sent_at), moment),
+            "acked_at": (_naive_utc(group.completed_at), moment),
+        }
+        for name, (value, kind) in shared.items():
+            chunks[name].append(pa.repeat(pa.scalar(value, kind), size))
+        chunks["action_id"].append(pa.array([action.action_id for action in actions], text))
+        chunks["user_id"].append(pa.array([action.user_id for action in actions], text))
+        chunks["action_type"].append(pa.array([action.action_type for action in actions], text))
+        # the model's payload (directives included), so R21's diff compares like with like
+        chunks["payload"].append(pa.array([action.payload for action in actions], text))
+    return pa.table(
+        {name: pa.chunked_array(parts, type=_ACK_TYPES[name]) for name, parts in chunks.items()}
+    )
+
+
+def _naive_utc(moment: Any) -> Any:
+    if moment is not None and moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def _ack_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    kinds = {"string": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us")}
+    return {name: kinds[kind] for name, kind in LEDGER_TABLE_COLUMNS[ACKS_TABLE].items()}
+
+
+_ACK_TYPES = _ack_types()
+
+
+class _BufferedSqlLedger:
+    """The Spark SQL ledger: shared by the Spark and Databricks backends.
+
+    A subclass says how to run a statement (`_execute`), fetch rows
+    (`_rows`, `_stream`) and whether a table exists (`_exists`).
+    """
+
+    target: Target
+    relations: Relations
+    table_format: str | None = None
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._buffer: list[tuple[str, Sequence[ResultGroup]]] = []
+        self._responses = 0
+        self._last_flush = clock()
+
+    # engine specifics
+
+    def _execute(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def _rows(self, sql: str) -> list[Sequence[Any]]:
+        raise NotImplementedError
+
+    def _stream(self, sql: str) -> Iterator[Sequence[Any]]:
+        raise NotImplementedError
+
+    def _exists(self, relation: str) -> bool:
+        raise NotImplementedError
+
+    # the ledger
+
+    def _require_model(self) -> bool:
+        if not self._exists(self.relations.actions):
+            raise _missing_model(self.relations.actions)
+        return self._exists(self.relations.acks)
+
+    def ensure_tables(self) -> None:
+        self._execute(f"create schema if not exists {self.relations.raw_schema}")
+        for relation, table in (
+            (self.relations.acks, ACKS_TABLE),
+            (self.relations.runs, RUNS_TABLE),
+        ):
+            self._execute(create_table_sql(relation, table, using=self.table_format))
+
+    def pending_summary(self, limit: int | None) -> PendingSummary:
+        acks_exist = self._require_model()
+        return summary_from_rows(
+            self._rows(summary_sql(self.relations, limit, acks_exist=acks_exist))
+        )
+
+    def sample_actions(self, per_type: int, limit: int | None) -> list[Action]:
+        acks_exist = self._require_model()
+        sql = sample_sql(self.relations, per_type, limit, acks_exist=acks_exist)
+        return [action_from_row(row) for row in self._rows(sql)]
+
+    def pseudonym_sources(self, limit: int | None) -> dict[str, dict[str, str | None]]:
+        acks_exist = self._require_model()
+        sql = pseudonym_sources_sql(self.relations, limit, acks_exist=acks_exist)
+        return sources_from_rows(self._rows(sql))
+
+    def pending_actions(self, limit: int | None) -> Iterator[Action]:
+        acks_exist = self._require_model()
+        for row in self._stream(pending_sql(self.relations, limit, acks_exist=acks_exist)):
+            yield action_from_row(row)
+
+    def start_run(self, run: SyncRun) -> None:
+        self._execute(insert_run_sql(self.relations, run))
+
+    def append_acks(self, run_id: str, groups: Sequence[ResultGroup]) -> None:
+        self._buffer.append((run_id, groups))
+        self._responses += 1
+        due = self._clock() - self._last_flush >= FLUSH_EVERY_SECONDS
+        if self._responses >= FLUSH_EVERY_RESPONSES or due:
+            self.flush()
+
+    def flush(self) -> None:
+        groups_by_run: dict[str, list[ResultGroup]] = {}
+        for run_id, groups in self._buffer:
+            groups_by_run.setdefault(run_id, []).extend(groups)
+        for run_id, groups in groups_by_run.items():
+            if any(len(group) for group in groups):
+                self._execute(insert_acks_sql(self.relations), {"acks": acks_json(run_id, groups)})
+        self._buffer.clear()
+        self._responses = 0
+        self._last_flush = self._clock()
+
+    def finish_run(self, run: SyncRun) -> None:
+        self.flush()
+        self._execute(finish_run_sql(self.relations, run))
+
+
+class SparkLedger(_BufferedSqlLedger):
+    """The ledger through a SparkSession: how the sync runs inside a Databricks job."""
+
+    def __init__(
+        self,
+        target: Target,
+        spark: SparkSession | None = None,
+        raw_schema: str = DEFAULT_RAW_SCHEMA,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        from cio_privacy.warehouse import spark_session
+
+        self.target = target
+        self.relations = relations_for(target, raw_schema)
+        self._owns_session = spark is None
+        self._spark = spark if spark is not None else spark_session(target)
+        # parquet on local Spark, Delta where Delta is the default (Databricks)
+        self.table_format = str(self._spark.conf.get("spark.sql.sources.default", "parquet"))
+
+    def _execute(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
+        self._spark.sql(sql, args=parameters).collect()
+
+    def _rows(self, sql: str) -> list[Sequence[Any]]:
+        return [tuple(row) for row in self._spark.sql(sql).collect()]
+
+    def _stream(self, sql: str) -> Iterator[Sequence[Any]]:
+        for row in self._spark.sql(sql).toLocalIterator(prefetchPartitions=True):
+            yield tuple(row)
+
+    def _exists(self, relation: str) -> bool:
+        return bool(self._spark.catalog.tableExists(relation))
+
+    def finish_run(self, run: SyncRun) -> None:
+        """UPDATE where the table format has it (Delta); a parquet table is rewritten."""
+        from pyspark.errors import AnalysisException, UnsupportedOperationException
+
+        self.flush()
+        try:
+            self._execute(finish_run_sql(self.relations, run))
+        except (AnalysisException, UnsupportedOperationException):
+            table = self._spark.table(self.relations.runs)
+            schema = table.schema
+            rows = [row.asDict() for row in table.collect()]
+            finished = run.row()
+            rows = [finished if row["run_id"] == run.run_id else row for row in rows]
+            frame = self._spark.createDataFrame(
+                [tuple(row[name] for name in schema.names) for row in rows], schema
+            )
+            frame.write.insertInto(self.relations.runs, overwrite=True)
+
+    def close(self) -> None:
+        """Stops the session only if this ledger started it (not a Databricks job's)."""
+        if self._owns_session:
+            self._spark.stop()
+
+
+class DatabricksLedger(_BufferedSqlLedger):
+    """The ledger through a Databricks SQL warehouse (databricks-sql-connector)."""
+
+    table_format = "delta"
+
+    def __init__(
+        self, target: Target, raw_schema: str = DEFAULT_RAW_SCHEMA, **options: Any
+    ) -> None:
+        super().__init__(**options)
+        from databricks import sql as databricks_sql
+
+        self.target = target
+        self.relations = relations_for(target, raw_schema)
+        settings = target.settings
+        token = str(settings.get("token") or "")
+        if not token:
+            raise UsageError("DATABRICKS_TOKEN is not set: the databricks target needs a token")
+        self._connection = databricks_sql.connect(
+            server_hostname=str(settings["host"]),
+            http_path=str(settings["http_path"]),
+            access_token=token,
+        )
+
+    def _execute(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+
+    def _rows(self, sql: str) -> list[Sequence[Any]]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def _stream(self, sql: str) -> Iterator[Sequence[Any]]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(READ_BATCH_ROWS):
+                for row in rows:
+                    yield tuple(row)
+
+    def _exists(self, relation: str) -> bool:
+        catalog, schema, table = relation.split(".")
+        with self._connection.cursor() as cursor:
+            cursor.tables(catalog_name=catalog, schema_name=schema, table_name=table)
+            return bool(cursor.fetchall())
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def open_ledger(target: Target, raw_schema: str = DEFAULT_RAW_SCHEMA) -> Ledger:
+    """The ledger of the target's engine."""
+    if target.type == "duckdb":
+        return DuckDBLedger(target, raw_schema)
+    if target.type == "spark":
+        return SparkLedger(target, raw_schema=raw_schema)
+    if target.type == "databricks":
+        return DatabricksLedger(target, raw_schema)
+    raise UsageError(f"target '{target.name}' ({target.type}) has no ledger backend")
