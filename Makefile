@@ -52,7 +52,16 @@ demo-sync: $(STAMP)
 	$(BIN)/cio-privacy sync --max-deletes $(DEMO_MAX_DELETES); \
 	$(BIN)/python -c "$$SANDBOX_COUNTS" "$$url"; \
 	$(BIN)/cio-privacy sync --json --max-deletes $(DEMO_MAX_DELETES) \
-	  | $(BIN)/python -c "import json, sys; run = json.load(sys.stdin); print(f\"sync again: {run['actions_read']} actions read, {run['http_requests']} requests: nothing left to send\")"
+	  | $(BIN)/python -c "$$SECOND_SYNC"
+
+# The second sync right after the first must find nothing to send.
+define SECOND_SYNC
+import json, sys
+run = json.load(sys.stdin)
+print(f"sync again: {run['actions_read']:,} actions read, {run['http_requests']:,} requests")
+sys.exit(0 if run["actions_read"] == 0 else "sync again found actions to send: the ledger did not close the loop")
+endef
+export SECOND_SYNC
 
 define SANDBOX_COUNTS
 import json, sys, urllib.request

@@ -77,6 +77,12 @@ class DuckDBLedger:
         self.target = target
         self.relations = relations_for(target, raw_schema)
         self._con = connect_duckdb(target, must_exist=True)
+        # The settings belong to the database instance, which other connections
+        # of this process (dbt run in-process) share: put them back on close.
+        self._restore = {
+            name: self._con.execute(f"select current_setting('{name}')").fetchone()
+            for name in ("memory_limit", "threads")
+        }
         self._con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         self._con.execute(f"set threads = {DUCKDB_THREADS}")
         self._writer = self._con.cursor()
@@ -178,6 +184,9 @@ class DuckDBLedger:
 
     def close(self) -> None:
         self._writer.close()
+        for name, value in self._restore.items():
+            if value is not None:
+                self._con.execute(f"set {name} = '{value[0]}'")
         self._con.close()
 
 
