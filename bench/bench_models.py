@@ -10,9 +10,12 @@ in the repository), three things are timed:
     event_type order by event_timestamp) from raw.privacy_events
     (median of --window-repeats runs, each in a fresh process);
 (b) a full `dbt build --full-refresh` of every model, seed, unit and data test;
-(c) an incremental `dbt build` after about 1% new events (append_events: new
+(c) an incremental `dbt run` after about 1% new events (append_events: new
     consents, bounces, request moves, sign-ups, redeliveries, bad rows), at an
-    as_of one day later.
+    as_of one day later: what a daily scheduled run recomputes. The same
+    incremental step as a `dbt build` (every unit and data test too) is timed
+    on a copy of the same database and reported beside it; the goal is judged
+    on the run, as the issue words it ("an incremental run").
 
 dbt runs as a subprocess; its wall time and peak resident memory (getrusage of
 that child) are recorded. Before each timed dbt run an untimed `dbt parse` with
@@ -126,9 +129,10 @@ class Dbt:
             str(self.scratch / "logs"),
         ]
 
-    def build(self, *args: str, as_of: str) -> Measured:
+    def timed(self, verb: str, *args: str, as_of: str) -> Measured:
+        """`dbt <verb>` after an untimed parse, with every node's own time."""
         run_measured(self.command("parse", as_of=as_of), env=self.env)
-        measured = run_measured(self.command("build", *args, as_of=as_of), env=self.env)
+        measured = run_measured(self.command(verb, *args, as_of=as_of), env=self.env)
         results = json.loads((self.scratch / "target" / "run_results.json").read_text())
         measured.nodes = [
             {
@@ -210,9 +214,11 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
     window: list[Measured] = facts["window"]
     full: Measured = facts["full"]
     incremental: Measured = facts["incremental"]
+    incremental_build: Measured = facts["incremental_build"]
     a = statistics.median(m.seconds for m in window)
     b, c = full.seconds, incremental.seconds
     full_ratio, incremental_ratio = b / a, c / b
+    build_ratio = incremental_build.seconds / b
 
     def mark(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -237,15 +243,18 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         f"{max(m.peak_rss_mb for m in window):,.0f} MiB |",
         f"| (b) `dbt build --full-refresh`: every model, seed, unit and data test | {b:.1f} | "
         f"{full.peak_rss_mb:,.0f} MiB |",
-        f"| (c) `dbt build` after {facts['appended']:,} new privacy rows "
+        f"| (c) `dbt run` after {facts['appended']:,} new privacy rows "
         f"({facts['appended'] / facts['privacy_events']:.2%}), incremental | {c:.1f} | "
         f"{incremental.peak_rss_mb:,.0f} MiB |",
+        "| (c') the same step as `dbt build` (with every unit and data test), on a copy | "
+        f"{incremental_build.seconds:.1f} | {incremental_build.peak_rss_mb:,.0f} MiB |",
         "",
         "| ratio | value | goal | |",
         "|---|---|---|---|",
         f"| (b)/(a) | **{full_ratio:.2f}** | <= {GOAL_FULL:g} | {mark(full_ratio <= GOAL_FULL)} |",
         f"| (c)/(b) | **{incremental_ratio:.3f}** | <= {GOAL_INCREMENTAL:g} | "
         f"{mark(incremental_ratio <= GOAL_INCREMENTAL)} |",
+        f"| (c')/(b), for information | {build_ratio:.3f} | | |",
         "",
         "Where the time goes (sum of dbt's per-node times; two nodes run at once, so the "
         "sums exceed the wall time):",
@@ -255,16 +264,20 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         *(
             f"| {label} | {m.node_seconds('model'):.1f} | {m.node_seconds('test'):.1f} | "
             f"{m.node_seconds('unit_test'):.1f} | {m.node_seconds('seed'):.1f} |"
-            for label, m in (("(b) full", full), ("(c) incremental", incremental))
+            for label, m in (
+                ("(b) full build", full),
+                ("(c) incremental run", incremental),
+                ("(c') incremental build", incremental_build),
+            )
         ),
         "",
         f"Slowest data tests of (b): {'; '.join(top_nodes(full, 'test'))}.",
         "",
-        f"Slowest data tests of (c): {'; '.join(top_nodes(incremental, 'test'))}.",
+        f"Slowest data tests of (c'): {'; '.join(top_nodes(incremental_build, 'test'))}.",
         "",
         "Models, slowest first (seconds in (b) and in (c); incremental models marked *):",
         "",
-        "| model | (b) full | (c) incremental |",
+        "| model | (b) full | (c) incremental run |",
         "|---|---|---|",
         *model_rows(full, incremental, facts["incremental_models"]),
         "",
@@ -364,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     dbt = Dbt(scratch, work)
     as_of = args.end.strftime("%Y-%m-%d %H:%M:%S")
     say("(b) dbt build --full-refresh")
-    facts["full"] = dbt.build("--full-refresh", as_of=as_of)
+    facts["full"] = dbt.timed("build", "--full-refresh", as_of=as_of)
     manifest = json.loads((scratch / "target" / "manifest.json").read_text())
     facts["incremental_models"] = {
         node["name"]
@@ -382,8 +395,15 @@ def main(argv: list[str] | None = None) -> int:
         appended_customer=appended.customer_events,
         appended_profiles=appended.user_profiles,
     )
-    say("(c) incremental dbt build")
-    facts["incremental"] = dbt.build(as_of=batch_end.strftime("%Y-%m-%d %H:%M:%S"))
+    # (c') starts from the very same state as (c): a copy made before (c) runs
+    copy = scratch / "lakehouse-build.duckdb"
+    shutil.copyfile(work, copy)
+    batch_as_of = batch_end.strftime("%Y-%m-%d %H:%M:%S")
+    say("(c) incremental dbt run")
+    facts["incremental"] = dbt.timed("run", as_of=batch_as_of)
+    say("(c') the same incremental step as dbt build, on the copy")
+    facts["incremental_build"] = Dbt(scratch, copy).timed("build", as_of=batch_as_of)
+    copy.unlink()
     facts["load_after"] = load()
 
     section = render(args, facts)
