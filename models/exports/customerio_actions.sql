@@ -40,10 +40,7 @@ users as (
 
     select
         user_id,
-        {% for channel in channels -%}
-            max(case when channel = '{{ channel }}' then is_suppressed end) as {{ channel }}_suppressed,
-            max(case when channel = '{{ channel }}' then reason end) as {{ channel }}_reason{{ ',' if not loop.last }}
-        {% endfor %}
+        {{ pivot_columns('channel', channels, [('is_suppressed', 'suppressed'), ('reason', 'reason')]) }}
     from {{ ref('suppression_state') }}
     group by user_id
 
@@ -53,10 +50,7 @@ consents as (
 
     select
         user_id,
-        {% for consent_type in consent_types -%}
-            max(case when consent_type = '{{ consent_type }}' then status end) as {{ consent_type }}_status,
-            max(case when consent_type = '{{ consent_type }}' then is_granted end) as {{ consent_type }}_granted{{ ',' if not loop.last }}
-        {% endfor %}
+        {{ pivot_columns('consent_type', consent_types, [('status', 'status'), ('is_granted', 'granted')]) }}
     from {{ ref('consent_state') }}
     group by user_id
 
@@ -66,11 +60,10 @@ topics as (
 
     -- one row: the subscription topic of each consent type, null when not mapped
     select
-        {% for consent_type in consent_types -%}
-            max(
-                case when consent_type = '{{ consent_type }}' then nullif(trim(cast(customerio_topic_id as {{ dbt.type_string() }})), '') end
-            ) as {{ consent_type }}_topic{{ ',' if not loop.last }}
-        {% endfor %}
+        {{ pivot_columns(
+            'consent_type', consent_types,
+            [("nullif(trim(cast(customerio_topic_id as " ~ dbt.type_string() ~ ")), '')", 'topic')]
+        ) }}
     from {{ ref('consent_purposes') }}
 
 ),
@@ -132,19 +125,15 @@ rectified as (
     from {{ ref('int_rectifications') }} as rectifications
     left join retention on rectifications.user_id = retention.user_id
     where
-        rectifications.trait not in (
-            'unsubscribed', 'anonymized_at', 'pseudonymized_at'
-            {%- for channel in channels %}, '{{ channel }}_suppressed', '{{ channel }}_suppression_reason'{% endfor %}
-            {%- for consent_type in consent_types %}, 'consent_{{ consent_type }}'{% endfor %}
-        )
+        rectifications.trait not in {{ reserved_traits(channels, consent_types) }}
         and rectifications.trait not like 'cio_subscription_preferences%'
         and not (
             coalesce(retention.deletion_strategy, '') = 'anonymize'
-            and rectifications.trait in ('{{ pii_traits | join("', '") }}')
+            and rectifications.trait in {{ sql_list(pii_traits) }}
         )
         and not (
             coalesce(retention.deletion_strategy, '') = 'pseudonymize'
-            and rectifications.trait in ('{{ pseudonymized_traits | join("', '") }}')
+            and rectifications.trait in {{ sql_list(pseudonymized_traits) }}
         )
     group by rectifications.user_id
 
@@ -157,33 +146,11 @@ identify_payloads as (
         retention.deletion_strategy,
         retention.policy_id,
         '{'
-        || '"unsubscribed":' || coalesce({{ json_boolean('users.email_suppressed') }}, 'null')
-        {%- for channel in channels %}
-            || ',"{{ channel }}_suppressed":' || coalesce({{ json_boolean('users.' ~ channel ~ '_suppressed') }}, 'null')
-            || ',"{{ channel }}_suppression_reason":' || coalesce({{ json_string('users.' ~ channel ~ '_reason') }}, 'null')
-        {%- endfor %}
-        {%- for consent_type in consent_types %}
-            || ',"consent_{{ consent_type }}":' || coalesce({{ json_string('consents.' ~ consent_type ~ '_status') }}, 'null')
-        {%- endfor %}
-        {%- for consent_type in consent_types %}
-            || coalesce(
-                ',"{{ topic_prefix }}' || topics.{{ consent_type }}_topic || '":'
-                || case when consents.{{ consent_type }}_granted then 'true' else 'false' end,
-                ''
-            )
-        {%- endfor %}
-            || coalesce(',' || rectified.members, '')
-            || case retention.deletion_strategy
-                when 'anonymize' then
-                    ',"anonymized_at":' || {{ json_string(timestamp_text('retention.retention_expires_at')) }}
-                    {%- for trait in pii_traits %} || ',"{{ trait }}":null'{% endfor %}
-                when 'pseudonymize' then
-                    ',"pseudonymized_at":' || {{ json_string(timestamp_text('retention.retention_expires_at')) }}
-                    {%- for trait in pseudonymized_traits %}
-                        || ',"{{ trait }}":{"$pseudonymize":"{{ trait }}"}'
-                    {%- endfor %}
-                else ''
-            end
+        || {{ privacy_traits_json(channels, consent_types, topic_prefix) }}
+        || coalesce(',' || rectified.members, '')
+        || {{ retention_traits_json(
+            'retention.deletion_strategy', 'retention.retention_expires_at', pii_traits, pseudonymized_traits
+        ) }}
         || '}' as payload
     from users
     cross join topics
@@ -384,7 +351,7 @@ final as (
                     when 'suppress_person' then 3
                     else 4
                 end
-        ) as bigint) as sequence,
+        ) as bigint) as sequence,  -- noqa: RF04
 
         -- timestamps
         {{ as_of() }} as generated_at
