@@ -26,7 +26,7 @@
     R2's future_timestamp is the only judgement that depends on as_of. Every
     accepted row passed it at the as_of it was judged at, so rows up to the
     latest accepted event_timestamp pass it at any later as_of, and rows up
-    to the new limit pass it at any as_of. Rows later than both are judged
+    to the new limit pass it at this as_of. Rows past the earlier of the two are judged
     again; this needs no record of the previous as_of, and replaying an
     earlier as_of works the same way.
 -#}
