@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -23,10 +21,10 @@ from pathlib import Path
 
 import duckdb
 from cio_privacy.generate import GenerationSummary, generate_lakehouse
+from results import RESULTS, machine, write_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
-RESULTS = BENCH_DIR / "RESULTS.md"
 SECTION = "## Generator"
 DEFAULT_END = datetime.datetime(2026, 1, 1)
 
@@ -62,31 +60,6 @@ def run_once(users: int, seed: int, end: datetime.datetime) -> Run:
     seconds = time.perf_counter() - began
     steps.append(("checkpoint_and_close", time.perf_counter() - last))
     return Run(seconds, summary, db.stat().st_size, steps)
-
-
-def machine() -> dict[str, str]:
-    def first(path: str, key: str) -> str:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith(key):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "unknown"
-
-    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
-    ram = f"{int(mem_kb) / 1024**2:.1f} GiB" if mem_kb.isdigit() else "unknown"
-    threads = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "total RAM": ram,
-        "CPU": first("/proc/cpuinfo", "model name"),
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
-        "DuckDB": duckdb.__version__,
-        "DuckDB threads": str(threads[0]) if threads else "unknown",
-    }
 
 
 def render(args: argparse.Namespace, runs: list[Run], peak_rss_mb: float) -> str:
@@ -139,24 +112,6 @@ def render(args: argparse.Namespace, runs: list[Run], peak_rss_mb: float) -> str
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace (or append) the ``## Generator`` section, keeping everything else."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
-    except StopIteration:
-        body = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        body = (before + "\n\n" if before else "") + section + ("\n" + after if after else "")
-    path.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -189,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(args, runs, peak_rss_mb)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, SECTION)
         print(f"wrote {RESULTS.relative_to(BENCH_DIR.parent)}", file=sys.stderr)
     return 0
 

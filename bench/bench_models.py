@@ -31,7 +31,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,10 +43,10 @@ from typing import Any
 
 import duckdb
 from cio_privacy.generate import append_events, generate_lakehouse
+from results import RESULTS, machine, write_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-RESULTS = BENCH_DIR / "RESULTS.md"
 SECTION = "## Models"
 DEFAULT_END = datetime.datetime(2026, 11, 1)
 WINDOW_SQL = (
@@ -149,35 +148,14 @@ class Dbt:
         return measured
 
 
-def machine() -> dict[str, str]:
-    def first(path: str, key: str) -> str:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith(key):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "unknown"
-
+def dbt_versions() -> dict[str, str]:
     def version(package: str) -> str:
         try:
             return metadata.version(package)
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
-    ram = f"{int(mem_kb) / 1024**2:.1f} GiB" if mem_kb.isdigit() else "unknown"
-    with duckdb.connect() as con:
-        threads = con.execute("select current_setting('threads')").fetchone()
     return {
-        "CPU": first("/proc/cpuinfo", "model name"),
-        "cores (nproc)": str(len(os.sched_getaffinity(0))),
-        "total RAM": ram,
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
-        "DuckDB": duckdb.__version__,
-        "DuckDB threads": str(threads[0]) if threads else "unknown",
         "dbt-core": version("dbt-core"),
         "dbt-duckdb": version("dbt-duckdb"),
         "dbt threads (profiles.yml, local)": "2",
@@ -296,28 +274,10 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         "",
         "| | |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in machine().items()),
+        *(f"| {k} | {v} |" for k, v in {**machine(), **dbt_versions()}.items()),
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace (or append) this file's section, keeping everything else."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
-    except StopIteration:
-        body = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        body = (before + "\n\n" if before else "") + section + ("\n" + after if after else "")
-    path.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(args, facts)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, SECTION)
         say(f"wrote {RESULTS.relative_to(REPO)}")
     return 0
 

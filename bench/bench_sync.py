@@ -46,10 +46,10 @@ import duckdb
 import httpx
 from cio_privacy.backends import DuckDBLedger
 from cio_privacy.profiles import Target
+from results import write_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-RESULTS = BENCH_DIR / "RESULTS.md"
 SECTION = "## Sync"
 KEY = "bench-sync-key-0123456789"
 GOAL_RATIO = 5.0
@@ -270,23 +270,6 @@ def official_worker(path: Path, url: str) -> None:
     sys.stdout.write(json.dumps({"queue_full_waits": waits}) + "\n")
 
 
-def write_section(section: str, title: str = SECTION, path: Path = RESULTS) -> None:
-    """Replaces (or appends) the `title` section of RESULTS.md, keeping every other section."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == title), None)
-    if start is None:
-        body = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        body = (before + "\n\n" if before else "") + section + ("\n" + after if after else "")
-    path.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def report(actions: int, official_actions: int, ours: Measured, theirs: Measured) -> str:
     ratio = ours.rate(actions) / theirs.rate(official_actions)
     ratio_ok = "met" if ratio >= GOAL_RATIO else "NOT met"
@@ -373,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     section = report(actions, official_actions, ours, theirs)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, SECTION)
     return 0
 
 

@@ -6,10 +6,10 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cio_privacy import __version__
 from cio_privacy.batching import MAX_REQUEST_BYTES
@@ -27,65 +27,39 @@ from cio_privacy.sync import DEFAULT_MAX_DELETES
 
 RAW_SCHEMA = "raw"
 MIN_REQUEST_BYTES = 1_000
+N = TypeVar("N", int, float)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
+def _number(
+    parse: Callable[[str], N], expected: str, low: N | None = None, high: N | None = None
+) -> Callable[[str], N]:
+    """An argparse type: `parse`, then a range check; one line says what was wrong."""
+
+    def convert(text: str) -> N:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got '{text}'") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = (
+                (f"at least {low}" if high is None else f"{low} to {high}")
+                if low is not None
+                else f"at most {high}"
+            )
+            raise argparse.ArgumentTypeError(f"expected {expected}, {bounds}, got {value}")
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
-    return value
-
-
-def _request_bytes(text: str) -> int:
-    value = _non_negative_int(text)
-    if not MIN_REQUEST_BYTES <= value <= MAX_REQUEST_BYTES:
-        raise argparse.ArgumentTypeError(
-            f"expected {MIN_REQUEST_BYTES:,} to {MAX_REQUEST_BYTES:,} bytes, got {value:,}"
-        )
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got '{text}'") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value:g}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value:g}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got '{text}'") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
-    return value
+_positive_int = _number(int, "a whole number", low=1)
+_non_negative_int = _number(int, "a whole number", low=0)
+_request_bytes = _number(
+    int, "a request size in bytes", low=MIN_REQUEST_BYTES, high=MAX_REQUEST_BYTES
+)
+_rate = _number(float, "a share", low=0.0, high=1.0)
+_non_negative = _number(float, "a number", low=0.0)
+_port = _number(int, "a port number", low=0, high=65535)
 
 
 def _utc_day(text: str) -> dt.datetime:
