@@ -30,6 +30,10 @@ MIN_REQUEST_BYTES = 1_000
 N = TypeVar("N", int, float)
 
 
+def _text(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _number(
     parse: Callable[[str], N], expected: str, low: N | None = None, high: N | None = None
 ) -> Callable[[str], N]:
@@ -42,11 +46,15 @@ def _number(
             raise argparse.ArgumentTypeError(f"expected {expected}, got '{text}'") from None
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = (
-                (f"at least {low}" if high is None else f"{low} to {high}")
+                (
+                    f"of at least {_text(low)}"
+                    if high is None
+                    else f"from {_text(low)} to {_text(high)}"
+                )
                 if low is not None
-                else f"at most {high}"
+                else f"of at most {_text(high)}"
             )
-            raise argparse.ArgumentTypeError(f"expected {expected}, {bounds}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected} {bounds}, got {_text(value)}")
         return value
 
     return convert
