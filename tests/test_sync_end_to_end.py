@@ -12,9 +12,8 @@ fixed past as_of would rightly ignore the ones this test writes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -40,8 +39,9 @@ def test_build_sync_build_sync_sends_nothing(
     path = tmp_path / "lakehouse.duckdb"
     monkeypatch.setenv("CIO_PRIVACY_DUCKDB_PATH", str(path))
     with duckdb.connect(str(path)) as con:
-        today = dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+        today = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time())
         generate_lakehouse(con, users=USERS, seed=SEED, end=today)
+
     def build(name: str) -> None:
         result = run_dbt(["build"], target="local", target_path=tmp_path / name)
         assert result.success, result.failures()
