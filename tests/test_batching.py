@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import replace as dataclass_replace
 
 import orjson
 import pytest
-from cio_privacy.actions import Action, ResultGroup, Status
+from cio_privacy.actions import Action, ActionColumns, ActionSlice, ResultGroup, Status, columns_of
 from cio_privacy.batching import (
     MAX_CALL_BYTES,
     MAX_REQUEST_BYTES,
@@ -16,6 +17,7 @@ from cio_privacy.batching import (
     BatchRequest,
     CallEncoder,
     iso_timestamp,
+    plan_batches,
     plan_requests,
     request_bytes,
 )
@@ -305,3 +307,84 @@ def test_split_cuts_at_a_user_boundary_and_a_single_user_after_the_first_call() 
     head, tail = one_user.split()
     assert head.actions == actions[:1]
     assert tail.actions == actions[1:2]
+
+
+# actions in bulk: batches of columns
+
+
+def _plan_summary(requests: list[BatchRequest]) -> list[tuple[bytes, list[str], list[str]]]:
+    return [
+        (
+            request.body,
+            [a.action_id for a in request.actions],
+            [g.actions[0].action_id + ":" + str(g.error) for g in request.refused],
+        )
+        for request in requests
+    ]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 7, 500])
+def test_where_the_reader_cuts_its_batches_changes_nothing(batch_size: int) -> None:
+    actions = _many_users(1500, seed=3)
+    # refused on the way: bad JSON, an unknown type; and a user too large for one request
+    actions[10] = action(actions[10].user_id, payload="{not json", action_id="bad-json")
+    actions[20] = action(actions[20].user_id, "forget_person", action_id="bad-type")
+    big = [action("zz_big", payload={"x": "y" * 3000}, sequence=n) for n in range(1, 4)]
+    actions += big
+    limit = 7_000
+    expected = _plan_summary(list(plan_requests(actions, max_request_bytes=limit)))
+    batches = columns_of(actions, size=batch_size)
+    planned = list(plan_batches(batches, max_request_bytes=limit))
+    assert _plan_summary(planned) == expected
+    sent = [a for request in planned for a in request.actions]
+    not_sent = [g.actions[0] for request in planned for g in request.refused]
+    assert sorted(a.action_id for a in sent + not_sent) == sorted(a.action_id for a in actions)
+    assert [a.action_id for a in not_sent] == ["bad-json", "bad-type", "zz_big-identify-3"]
+
+
+def test_an_action_slice_reads_like_the_list_of_its_actions() -> None:
+    actions = [action(f"u{n // 2}", sequence=n % 2 + 1) for n in range(10)]
+    first, second = ActionColumns.of_actions(actions[:4]), ActionColumns.of_actions(actions[4:])
+    rows = ActionSlice([(first, 1, 4), (second, 0, 5)])
+    assert len(rows) == 8
+    assert list(rows) == actions[1:9]
+    assert rows == actions[1:9]
+    assert rows[0] == actions[1]
+    assert rows[-1] == actions[8]
+    assert rows[5] == actions[6]
+    assert rows[2:6] == actions[3:7]
+    assert rows[6:] == actions[7:9]
+    assert rows.user_ids == {a.user_id for a in actions[1:9]}
+    with pytest.raises(IndexError):
+        rows[8]
+
+
+def test_acknowledged_columns_are_the_same_from_arrow_and_from_actions() -> None:
+    import pyarrow as pa
+
+    actions = [action(f"u{n}", payload={"n": n}, sequence=1) for n in range(6)]
+    read = pa.RecordBatch.from_pylist(
+        [
+            {
+                "action_id": a.action_id,
+                "user_id": a.user_id,
+                "action_type": a.action_type,
+                "payload": None if n == 2 else a.payload,  # a missing payload reads as {}
+                "sequence": None if n == 3 else a.sequence,  # a missing sequence as 0
+                "generated_at": "2026-11-01 06:30:00",
+                "reason": "traits_changed",
+            }
+            for n, a in enumerate(actions)
+        ]
+    )
+    from_arrow = ActionColumns.of_arrow(read)
+    assert from_arrow.payloads[2] == "{}"
+    assert from_arrow.sequences[3] == 0
+    assert from_arrow.action(1) == dataclass_replace(actions[1], reason="traits_changed")
+    from_lists = ActionColumns.of_actions([from_arrow.action(n) for n in range(6)])
+    sliced = ActionSlice([(from_arrow, 1, 5)]).ack_columns()
+    rebuilt = ActionSlice([(from_lists, 1, 5)]).ack_columns()
+    assert {k: pa.chunked_array(v).to_pylist() for k, v in sliced.items()} == {
+        k: pa.chunked_array(v).to_pylist() for k, v in rebuilt.items()
+    }
+    assert pa.chunked_array(sliced["payload"]).to_pylist()[1] == "{}"

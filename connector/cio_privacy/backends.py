@@ -17,12 +17,23 @@ Durability of acknowledgements (what a crash can lose):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cio_privacy.actions import Action, ResultGroup
+import duckdb
+
+from cio_privacy.actions import (
+    ACK_ACTION_COLUMNS,
+    Action,
+    ActionColumns,
+    ActionSlice,
+    ResultGroup,
+    columns_of,
+)
 from cio_privacy.errors import UsageError
 from cio_privacy.ledger import (
     ACKS_TABLE,
@@ -125,6 +136,11 @@ class DuckDBLedger:
         return sources_from_rows(self._con.execute(sql).fetchall())
 
     def pending_actions(self, limit: int | None) -> Iterator[Action]:
+        for batch in self.pending_batches(limit):
+            for index in range(len(batch)):
+                yield batch.action(index)
+
+    def pending_batches(self, limit: int | None) -> Iterator[ActionColumns]:
         """In chunks of users, so that DuckDB sorts a chunk at a time, not a million rows."""
         acks_exist = self._require_model()
         reader = self._con.cursor()
@@ -151,9 +167,8 @@ class DuckDBLedger:
                 batches = reader.sql(sql, params=parameters).to_arrow_reader(READ_BATCH_ROWS)
                 assert batches is not None, "a select has a result"
                 for batch in batches:
-                    columns = [column.to_pylist() for column in batch.columns]
-                    for row in zip(*columns, strict=True):
-                        yield action_from_row(row)
+                    if batch.num_rows:
+                        yield ActionColumns.of_arrow(batch)
                     if left is not None:
                         left -= batch.num_rows
                 if left is not None and left <= 0:
@@ -165,16 +180,10 @@ class DuckDBLedger:
         self._writer.execute(insert_run_sql(self.relations, run))
 
     def append_acks(self, run_id: str, groups: Sequence[ResultGroup]) -> None:
-        batch = _ack_table(run_id, groups)
-        if batch.num_rows == 0:
+        if not any(len(group) for group in groups):
             return
-        self._writer.register("cio_privacy_ack_batch", batch)
-        try:
-            self._writer.execute(
-                f"insert into {self.relations.acks} select * from cio_privacy_ack_batch"
-            )
-        finally:
-            self._writer.unregister("cio_privacy_ack_batch")
+        batch = _ack_table(run_id, groups)
+        self._writer.from_arrow(batch).insert_into(self.relations.acks)
 
     def flush(self) -> None:
         """Nothing to do: every append was committed."""
@@ -184,6 +193,12 @@ class DuckDBLedger:
 
     def close(self) -> None:
         self._writer.close()
+        # Checkpoint under the sync's own memory limit and threads, before they
+        # are put back: left to the close, DuckDB would fold the last of the
+        # log into the file with the default limit (most of the machine). Another
+        # connection of this process in a write transaction defers it to later.
+        with contextlib.suppress(duckdb.TransactionException):
+            self._con.execute("checkpoint")
         for name, value in self._restore.items():
             if value is not None:
                 self._con.execute(f"set {name} = '{value[0]}'")
@@ -191,35 +206,43 @@ class DuckDBLedger:
 
 
 def _ack_table(run_id: str, groups: Sequence[ResultGroup]) -> Any:
-    """The acknowledgements as an Arrow table: per-action columns from lists, the
-    columns a group shares repeated (a few thousand groups for a million actions)."""
+    """The acknowledgements as an Arrow table: the action columns sliced from the
+    batches they were read in, the columns a group shares run-end encoded (one
+    value per group; DuckDB expands them).
+
+    A handful of Arrow calls per table, whatever its length: each call gives
+    up the interpreter lock, and taking it back waits on the HTTP thread.
+    """
     import pyarrow as pa
 
-    text, whole, moment = pa.string(), pa.int64(), pa.timestamp("us")
-    chunks: dict[str, list[Any]] = {name: [] for name in LEDGER_TABLE_COLUMNS[ACKS_TABLE]}
-    for group in groups:
-        size, actions = len(group), group.actions
-        if not size:
-            continue
-        shared = {
-            "run_id": (run_id, text),
-            "status": (str(group.status), text),
-            "http_status": (group.http_status, whole),
-            "error": (group.error, text),
-            "attempts": (group.attempts, whole),
-            "sent_at": (_naive_utc(group.sent_at), moment),
-            "acked_at": (_naive_utc(group.completed_at), moment),
-        }
-        for name, (value, kind) in shared.items():
-            chunks[name].append(pa.repeat(pa.scalar(value, kind), size))
-        chunks["action_id"].append(pa.array([action.action_id for action in actions], text))
-        chunks["user_id"].append(pa.array([action.user_id for action in actions], text))
-        chunks["action_type"].append(pa.array([action.action_type for action in actions], text))
+    sized = [group for group in groups if len(group)]
+    run_ends = pa.array(itertools.accumulate(len(group) for group in sized), pa.int32())
+    shared = {
+        "run_id": [run_id] * len(sized),
+        "status": [str(group.status) for group in sized],
+        "http_status": [group.http_status for group in sized],
+        "error": [group.error for group in sized],
+        "attempts": [group.attempts for group in sized],
+        "sent_at": [_naive_utc(group.sent_at) for group in sized],
+        "acked_at": [_naive_utc(group.completed_at) for group in sized],
+    }
+    columns: dict[str, Any] = {
+        name: pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(values, _ACK_TYPES[name]))
+        for name, values in shared.items()
+    }
+    parts: dict[str, list[Any]] = {name: [] for name in ACK_ACTION_COLUMNS}
+    for group in sized:
         # the model's payload (directives included), so R21's diff compares like with like
-        chunks["payload"].append(pa.array([action.payload for action in actions], text))
-    return pa.table(
-        {name: pa.chunked_array(parts, type=_ACK_TYPES[name]) for name, parts in chunks.items()}
-    )
+        if isinstance(group.actions, ActionSlice):
+            for name, sliced in group.actions.ack_columns().items():
+                parts[name].extend(sliced)
+        else:
+            for name in ACK_ACTION_COLUMNS:
+                values = [getattr(action, name) for action in group.actions]
+                parts[name].append(pa.array(values, pa.string()))
+    for name, chunks in parts.items():
+        columns[name] = pa.chunked_array(chunks, pa.string())
+    return pa.table({name: columns[name] for name in LEDGER_TABLE_COLUMNS[ACKS_TABLE]})
 
 
 def _naive_utc(moment: Any) -> Any:
@@ -304,6 +327,9 @@ class _BufferedSqlLedger:
         acks_exist = self._require_model()
         for row in self._stream(pending_sql(self.relations, limit, acks_exist=acks_exist)):
             yield action_from_row(row)
+
+    def pending_batches(self, limit: int | None) -> Iterator[ActionColumns]:
+        return columns_of(self.pending_actions(limit))
 
     def start_run(self, run: SyncRun) -> None:
         self._execute(insert_run_sql(self.relations, run))

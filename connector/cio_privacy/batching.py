@@ -20,14 +20,25 @@ per run), and each call is encoded once: its bytes go into the request as is.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
 
-from cio_privacy.actions import SEMANTIC_EVENTS, Action, ActionType, ResultGroup, Status
+from cio_privacy.actions import (
+    SEMANTIC_EVENTS,
+    Action,
+    ActionColumns,
+    ActionSlice,
+    ActionType,
+    ResultGroup,
+    Status,
+    columns_of,
+    cut_pieces,
+    parse_timestamp,
+)
 
 # Customer.io: 32 KB per call, 500 KB per request, not processed when over;
 # the official library keeps requests under 475,000 bytes. "KB" read as 1000
@@ -54,7 +65,7 @@ class BatchRequest:
     encodable, or deferred), with their final result for this run.
     """
 
-    actions: list[Action] = field(default_factory=list)
+    actions: Sequence[Action] = field(default_factory=list)  # a list, or an ActionSlice
     messages: list[bytes] = field(default_factory=list)
     refused: list[ResultGroup] = field(default_factory=list)
 
@@ -68,6 +79,8 @@ class BatchRequest:
 
     @property
     def user_ids(self) -> set[str]:
+        if isinstance(self.actions, ActionSlice):
+            return self.actions.user_ids
         return {action.user_id for action in self.actions}
 
     def split(self) -> tuple[BatchRequest, BatchRequest]:
@@ -156,21 +169,38 @@ class CallEncoder:
 
     def __init__(self, now: dt.datetime | None = None) -> None:
         self._now = now
-        self._timestamps: dict[dt.datetime | None, str] = {}
+        self._timestamps: dict[Any, str] = {}
 
-    def _timestamp(self, moment: dt.datetime | None) -> str:
+    def _timestamp(self, moment: dt.datetime | str | None) -> str:
+        """`moment` as the reader gave it: a datetime, warehouse text, or None (now)."""
         text = self._timestamps.get(moment)
         if text is None:
             if len(self._timestamps) > 1024:
                 self._timestamps.clear()
-            fallback = self._now or dt.datetime.now(dt.UTC)
-            text = iso_timestamp(moment if moment is not None else fallback)
+            parsed = parse_timestamp(moment) if isinstance(moment, str) else moment
+            text = iso_timestamp(parsed or self._now or dt.datetime.now(dt.UTC))
             self._timestamps[moment] = text
         return text
 
     def encode(self, action: Action) -> bytes:
         """The call's JSON; raises CallRefused when it is not to be sent."""
-        user_id, action_id = action.user_id, action.action_id
+        return self.encode_call(
+            action.action_id,
+            action.user_id,
+            action.action_type,
+            action.payload,
+            action.generated_at,
+        )
+
+    def encode_call(
+        self,
+        action_id: str,
+        user_id: str,
+        action_type: str,
+        payload: str,
+        generated_at: dt.datetime | str | None,
+    ) -> bytes:
+        """`encode` from the action's columns (what the planner reads)."""
         if user_id.__class__ is not str or not user_id or user_id.isspace():
             raise CallRefused("the action has no user_id")
         if action_id.__class__ is not str or not action_id:
@@ -178,14 +208,14 @@ class CallEncoder:
         head = (
             f'"userId":{encode_basestring(user_id)},'
             f'"messageId":{encode_basestring(action_id)},'
-            f'"timestamp":"{self._timestamp(action.generated_at)}"'
+            f'"timestamp":"{self._timestamp(generated_at)}"'
         )
-        if action.action_type == _IDENTIFY:
-            text = f'{{"type":"identify",{head},"traits":{traits_json(action.payload)}}}'
+        if action_type == _IDENTIFY:
+            text = f'{{"type":"identify",{head},"traits":{traits_json(payload)}}}'
         else:
-            event = _TRACK_EVENTS.get(action.action_type)
+            event = _TRACK_EVENTS.get(action_type)
             if event is None:
-                raise CallRefused(f"unknown action type '{action.action_type}'")
+                raise CallRefused(f"unknown action type '{action_type}'")
             text = f'{{"type":"track",{head},"event":"{event}","properties":{{}}}}'
         message = text.encode()
         if len(message) > MAX_CALL_BYTES:
@@ -220,7 +250,18 @@ def plan_requests(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     encoder: CallEncoder | None = None,
 ) -> Iterator[BatchRequest]:
-    """Batch requests for `actions`, lazily; the actions must be ordered by (user_id, sequence).
+    """`plan_batches` for actions one by one."""
+    return plan_batches(columns_of(actions), max_request_bytes=max_request_bytes, encoder=encoder)
+
+
+def plan_batches(
+    batches: Iterable[ActionColumns],
+    *,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    encoder: CallEncoder | None = None,
+) -> Iterator[BatchRequest]:
+    """Batch requests for the actions of `batches`, lazily; the actions must be
+    ordered by (user_id, sequence).
 
     Every action ends up in exactly one yielded request: as a call, or in
     `refused`. A request may have refused actions and no calls. When the next
@@ -228,48 +269,84 @@ def plan_requests(
     it, so a user is never split. R16/R21 allow one pending action per type,
     so a user's calls always fit one request; if they ever do not, the rest
     of that user's actions is deferred to the next run (failed), in order.
+
+    The loop reads the batches' lists and notes which rows each request
+    holds (`pieces`); no object is made per action.
     """
-    encode = (encoder or CallEncoder()).encode
-    request = BatchRequest()
+    encode = (encoder or CallEncoder()).encode_call
+    request = _Planned()
     size = _ENVELOPE_BYTES
     user_start = 0  # where the current user's calls begin in `request`
     last_user: str | None = None
     last_sequence = 0
     deferring = False
-    for action in actions:
-        user_id, sequence = action.user_id, action.sequence
-        if user_id != last_user:
-            if last_user is not None and str(user_id) < last_user:
+    for batch in batches:
+        ids, users, types = batch.action_ids, batch.user_ids, batch.action_types
+        payloads, sequences, moments = batch.payloads, batch.sequences, batch.generated_at
+        for index, user_id in enumerate(users):
+            sequence = sequences[index]
+            if user_id != last_user:
+                if last_user is not None and str(user_id) < last_user:
+                    raise ActionOrderError(
+                        "actions must be ordered by user_id, sequence (binary string order); "
+                        "a user id came after a greater one"
+                    )
+                last_user, user_start, deferring = str(user_id), len(request.messages), False
+            elif sequence < last_sequence:
                 raise ActionOrderError(
-                    "actions must be ordered by user_id, sequence (binary string order); "
-                    "a user id came after a greater one"
+                    "actions must be ordered by user_id, sequence: a user's sequence "
+                    f"went from {last_sequence} back to {sequence}"
                 )
-            last_user, user_start, deferring = str(user_id), len(request.actions), False
-        elif sequence < last_sequence:
-            raise ActionOrderError(
-                "actions must be ordered by user_id, sequence: a user's sequence "
-                f"went from {last_sequence} back to {sequence}"
-            )
-        last_sequence = sequence
-        try:
-            message = encode(action)
-        except CallRefused as reason:
-            request.refused.append(_refused(action, str(reason), Status.REJECTED, None))
-            continue
-        added = len(message) + (1 if request.messages else 0)
-        if not deferring and size + added > max_request_bytes and user_start > 0:
-            moving = BatchRequest(request.actions[user_start:], request.messages[user_start:])
-            del request.actions[user_start:], request.messages[user_start:]
-            yield request
-            request, user_start = moving, 0
-            size = request_bytes(request.messages)
+            last_sequence = sequence
+            try:
+                message = encode(ids[index], user_id, types[index], payloads[index], moments[index])
+            except CallRefused as reason:
+                request.refused.append(
+                    _refused(batch.action(index), str(reason), Status.REJECTED, None)
+                )
+                continue
             added = len(message) + (1 if request.messages else 0)
-        if deferring or size + added > max_request_bytes:
-            deferring = True
-            request.refused.append(_refused(action, _DEFERRED, Status.FAILED, message))
-            continue
-        request.actions.append(action)
-        request.messages.append(message)
-        size += added
-    if request.actions or request.refused:
-        yield request
+            if not deferring and size + added > max_request_bytes and user_start > 0:
+                moving = request.cut(user_start)
+                yield request.finished()
+                request, user_start = moving, 0
+                size = request_bytes(request.messages)
+                added = len(message) + (1 if request.messages else 0)
+            if deferring or size + added > max_request_bytes:
+                deferring = True
+                request.refused.append(
+                    _refused(batch.action(index), _DEFERRED, Status.FAILED, message)
+                )
+                continue
+            pieces = request.pieces
+            if pieces and pieces[-1][0] is batch and pieces[-1][2] == index:
+                pieces[-1][2] = index + 1
+            else:
+                pieces.append([batch, index, index + 1])
+            request.messages.append(message)
+            size += added
+    if request.messages or request.refused:
+        yield request.finished()
+
+
+@dataclass(slots=True)
+class _Planned:
+    """A request being planned: its rows as [batch, start, stop] pieces, its calls."""
+
+    pieces: list[list[Any]] = field(default_factory=list)
+    messages: list[bytes] = field(default_factory=list)
+    refused: list[ResultGroup] = field(default_factory=list)
+
+    def cut(self, at: int) -> _Planned:
+        """Moves the calls from `at` on to a new request, which it returns."""
+        rows = [(batch, start, stop) for batch, start, stop in self.pieces]
+        moving = _Planned(
+            [list(piece) for piece in cut_pieces(rows, at, len(self.messages))], self.messages[at:]
+        )
+        self.pieces = [list(piece) for piece in cut_pieces(rows, 0, at)]
+        del self.messages[at:]
+        return moving
+
+    def finished(self) -> BatchRequest:
+        actions = ActionSlice([(batch, start, stop) for batch, start, stop in self.pieces])
+        return BatchRequest(actions, self.messages, self.refused)

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import httpx
 
 from cio_privacy import __version__
-from cio_privacy.actions import ActionResult, ResultGroup, Status
+from cio_privacy.actions import Action, ActionResult, ResultGroup, Status
 from cio_privacy.batching import BatchRequest
 from cio_privacy.errors import UsageError
 from cio_privacy.redaction import mask_text, register_secrets
@@ -273,13 +273,14 @@ class CustomerioClient:
     @staticmethod
     def _hold_back(request: BatchRequest, progress: _Progress, carried: int) -> BatchRequest:
         """The request without the calls of users whose earlier call failed (results: failed)."""
-        kept = BatchRequest()
+        kept_actions: list[Action] = []
+        kept = BatchRequest(kept_actions)
         held: list[int] = []
         for index, action in enumerate(request.actions):
             if action.user_id in progress.failed_users:
                 held.append(index)
             else:
-                kept.actions.append(action)
+                kept_actions.append(action)
                 kept.messages.append(request.messages[index])
         if held:
             progress.groups.append(
@@ -368,6 +369,10 @@ class Dispatcher:
     stays flat however many actions there are. Outcomes come in the order
     responses arrive. A `FatalApiError` stops new requests, lets the ones in
     flight finish, hands over their outcomes, then is raised.
+
+    `deliver_settled` hands over together the outcomes of every response that
+    has arrived when the caller comes back for more, so that a caller can
+    acknowledge them in one commit; no request is sent until it returns.
     """
 
     def __init__(
@@ -414,13 +419,17 @@ class Dispatcher:
         return self._client.batch_url
 
     def deliver(self, requests: Iterable[BatchRequest]) -> Iterator[BatchOutcome]:
+        for outcomes in self.deliver_settled(requests):
+            yield from outcomes
+
+    def deliver_settled(self, requests: Iterable[BatchRequest]) -> Iterator[list[BatchOutcome]]:
         client = self._client
         assert client is not None, "use Dispatcher as a context manager"
         ahead = self._settings.cio_privacy_max_concurrent_requests * REQUESTS_AHEAD_PER_SLOT
         in_flight: set[concurrent.futures.Future[BatchOutcome]] = set()
         fatal: FatalApiError | None = None
 
-        def settled(wait_for_all: bool) -> Iterator[BatchOutcome]:
+        def settled(wait_for_all: bool) -> Iterator[list[BatchOutcome]]:
             nonlocal in_flight, fatal
             done, in_flight = concurrent.futures.wait(
                 in_flight,
@@ -430,11 +439,14 @@ class Dispatcher:
                     else concurrent.futures.FIRST_COMPLETED
                 ),
             )
+            outcomes = []
             for future in done:
                 try:
-                    yield future.result()
+                    outcomes.append(future.result())
                 except FatalApiError as error:
                     fatal = fatal or error
+            if outcomes:
+                yield outcomes
 
         iterator = iter(requests)
         planning_error: Exception | None = None
@@ -448,7 +460,7 @@ class Dispatcher:
                     planning_error = error
                     break
                 if not request.actions:
-                    yield BatchOutcome(list(request.refused))
+                    yield [BatchOutcome(list(request.refused))]
                     continue
                 in_flight.add(asyncio.run_coroutine_threadsafe(client.send(request), self._loop))
                 while len(in_flight) >= ahead and fatal is None:

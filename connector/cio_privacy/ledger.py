@@ -2,12 +2,13 @@
 
 A `Ledger` is what `sync` needs from a warehouse, and nothing more:
 
-- `pending_actions` streams the rows of the export model `customerio_actions`
+- `pending_batches` streams the rows of the export model `customerio_actions`
   that have no `delivered` or `rejected` acknowledgement yet, ordered by
-  (user_id, sequence), in batches, so that a million actions never sit in
-  memory at once. Leaving acknowledged actions out here (and not only in
-  the model) is what makes a second run right after a successful one send
-  nothing, even before dbt rebuilds (contracts.md).
+  (user_id, sequence), in batches of columns, so that a million actions
+  never sit in memory at once (`pending_actions`: the same, one by one).
+  Leaving acknowledged actions out here (and not only in the model) is what
+  makes a second run right after a successful one send nothing, even before
+  dbt rebuilds (contracts.md).
 - `append_acks` appends one `customerio_acks` row per action of a response;
   `flush` makes every appended row durable.
 - `start_run` inserts the run's `customerio_sync_runs` row as `running`, with
@@ -36,7 +37,14 @@ from typing import Any, Protocol
 
 import orjson
 
-from cio_privacy.actions import Action, ActionType, ResultGroup, Status
+from cio_privacy.actions import (
+    Action,
+    ActionColumns,
+    ActionType,
+    ResultGroup,
+    Status,
+    parse_timestamp,
+)
 from cio_privacy.profiles import Target
 from cio_privacy.warehouse import LEDGER_TABLE_COLUMNS
 
@@ -124,6 +132,10 @@ class Ledger(Protocol):
     def pending_summary(self, limit: int | None) -> PendingSummary: ...
 
     def pending_actions(self, limit: int | None) -> Iterator[Action]: ...
+
+    def pending_batches(self, limit: int | None) -> Iterator[ActionColumns]:
+        """The same actions in batches of columns: what the sync reads."""
+        ...
 
     def sample_actions(self, per_type: int, limit: int | None) -> list[Action]: ...
 
@@ -383,13 +395,6 @@ def acks_json(run_id: str, groups: Sequence[ResultGroup]) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def parse_timestamp(text: str | None) -> dt.datetime | None:
-    """A warehouse timestamp as text (UTC wall time) as a naive datetime."""
-    if text is None:
-        return None
-    return dt.datetime.fromisoformat(text)
-
-
 def action_from_row(row: Sequence[Any]) -> Action:
     action_id, user_id, action_type, payload, sequence, generated_at, reason = row
     return Action(

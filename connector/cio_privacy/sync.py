@@ -14,7 +14,8 @@ One run, in order:
    personal data masked. Nothing is written, not even a run row.
 4. The run row goes in as `running`; actions stream through the planner and
    the dispatcher, and every response's outcomes are appended to the
-   acknowledgements before the next response is taken.
+   acknowledgements before the next response is taken (the responses that
+   arrived together, in one commit) and before another request is sent.
 5. The run row is completed with its counts and status.
 """
 
@@ -25,13 +26,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from cio_privacy.actions import Action, ActionType, Status
-from cio_privacy.batching import MAX_REQUEST_BYTES, CallEncoder, CallRefused, plan_requests
+from cio_privacy.actions import ActionType, Status
+from cio_privacy.batching import MAX_REQUEST_BYTES, CallEncoder, CallRefused, plan_batches
 from cio_privacy.client import Dispatcher
 from cio_privacy.errors import SafetyGuardError
 from cio_privacy.ledger import (
@@ -123,6 +124,9 @@ class SyncSummary:
 # R18 pseudonymisation
 
 
+_IDENTIFY = str(ActionType.IDENTIFY)
+
+
 class PseudonymizingEncoder(CallEncoder):
     """Replaces `{"$pseudonymize": "email"}` trait values by HMAC-SHA256(key, the user's email).
 
@@ -145,11 +149,17 @@ class PseudonymizingEncoder(CallEncoder):
         self._pseudonymizer = pseudonymizer
         self._sources = sources or {}
 
-    def encode(self, action: Action) -> bytes:
-        if action.action_type == ActionType.IDENTIFY and PSEUDONYMIZE_DIRECTIVE in action.payload:
-            values = self._sources.pop(action.action_id, {})
-            action = replace(action, payload=self._substitute(action.payload, values))
-        return super().encode(action)
+    def encode_call(
+        self,
+        action_id: str,
+        user_id: str,
+        action_type: str,
+        payload: str,
+        generated_at: dt.datetime | str | None,
+    ) -> bytes:
+        if action_type == _IDENTIFY and PSEUDONYMIZE_DIRECTIVE in payload:
+            payload = self._substitute(payload, self._sources.pop(action_id, {}))
+        return super().encode_call(action_id, user_id, action_type, payload, generated_at)
 
     def _substitute(self, payload: str, values: Mapping[str, str | None]) -> str:
         try:
@@ -253,19 +263,22 @@ def run_sync(
         ledger.ensure_tables()
         ledger.start_run(run)
         try:
-            actions = ledger.pending_actions(options.limit)
-            requests = plan_requests(
-                actions, encoder=encoder, max_request_bytes=options.max_request_bytes
+            requests = plan_batches(
+                ledger.pending_batches(options.limit),
+                encoder=encoder,
+                max_request_bytes=options.max_request_bytes,
             )
-            for outcome in dispatcher.deliver(requests):
-                ledger.append_acks(run.run_id, outcome.groups)
-                summary.http_requests += outcome.http_requests
-                for group in outcome.groups:
+            for outcomes in dispatcher.deliver_settled(requests):
+                # the responses that arrived together, acknowledged in one commit
+                groups = [group for outcome in outcomes for group in outcome.groups]
+                ledger.append_acks(run.run_id, groups)
+                summary.http_requests += sum(outcome.http_requests for outcome in outcomes)
+                for group in groups:
                     run.count(group)
                     if group.status is not Status.DELIVERED and group.error:
                         summary.errors[mask_text(group.error)] += len(group)
                 if advance is not None:
-                    advance(sum(len(group) for group in outcome.groups))
+                    advance(sum(len(group) for group in groups))
         except BaseException:
             run.status = RunStatus.ABORTED
             raise
