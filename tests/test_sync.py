@@ -12,12 +12,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from cio_privacy import backends
 from cio_privacy.backends import DuckDBLedger
 from cio_privacy.ledger import RunStatus
 from cio_privacy.sandbox import FAULT_KINDS, RunningSandbox, running_sandbox
@@ -189,6 +191,47 @@ def test_limit_sends_the_first_actions_in_user_order(
     assert set(delivered_counts(duckdb_query(path))) == {row[0] for row in ordered[:10]}
     sync_until_done(path, settings_for(sandbox))
     assert_converged(path, actions, sandbox.state(), sandbox.stats())
+
+
+def test_the_reader_thread_keeps_user_order_across_chunks_and_stops_when_left(
+    world: tuple[Path, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, actions = world
+    monkeypatch.setattr(backends, "DUCKDB_USERS_PER_CHUNK", 7)
+    monkeypatch.setattr(backends, "READ_BATCH_ROWS", 5)
+    ledger = DuckDBLedger(duckdb_target(path))
+    try:
+        read = [(a.action_id, a.user_id, a.sequence) for a in ledger.pending_actions(None)]
+        ordered = sorted(actions.rows, key=lambda row: (row[1], row[4]))
+        assert read == [(row[0], row[1], row[4]) for row in ordered]
+
+        batches = ledger.pending_batches(None)
+        assert len(next(batches)) == 5
+        batches.close()  # a run that stops early (a fatal answer, --limit)
+        assert not [t for t in threading.enumerate() if t.name == "cio-privacy-read"]
+    finally:
+        ledger.close()
+
+
+def test_a_failing_read_is_raised_where_the_actions_are_taken(
+    world: tuple[Path, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = world
+    with duckdb.connect(str(path)) as con:
+        con.execute("alter table main.customerio_actions rename to actions_table")
+        con.execute(
+            "create view main.customerio_actions as select * replace ("
+            "case when user_id >= 'user_00060' then error('the model broke') else payload end"
+            " as payload) from main.actions_table"
+        )
+    monkeypatch.setattr(backends, "DUCKDB_USERS_PER_CHUNK", 7)
+    ledger = DuckDBLedger(duckdb_target(path))
+    try:
+        with pytest.raises(duckdb.Error, match="the model broke"):
+            list(ledger.pending_batches(None))
+        assert not [t for t in threading.enumerate() if t.name == "cio-privacy-read"]
+    finally:
+        ledger.close()
 
 
 # the command line

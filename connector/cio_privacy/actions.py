@@ -76,7 +76,8 @@ class ActionColumns:
 
     `generated_at` holds what the reader gave (text or datetime); `arrow`,
     when the batch came from Arrow, holds the columns an acknowledgement
-    repeats (`ACK_ACTION_COLUMNS`), so that they are sliced, not rebuilt.
+    repeats (`ACK_ACTION_COLUMNS`), so that they are sliced, not rebuilt,
+    and `reason`, which only an `Action` made from the batch reads.
     """
 
     __slots__ = (
@@ -98,7 +99,7 @@ class ActionColumns:
         payloads: list[str],
         sequences: list[int],
         generated_at: list[Any],
-        reasons: list[str | None],
+        reasons: list[str | None] | None,
         arrow: pa.RecordBatch | None = None,
     ) -> None:
         self.action_ids, self.user_ids, self.action_types = action_ids, user_ids, action_types
@@ -117,8 +118,15 @@ class ActionColumns:
             payload=self.payloads[index],
             sequence=self.sequences[index],
             generated_at=parse_timestamp(moment) if isinstance(moment, str) else moment,
-            reason=self.reasons[index],
+            reason=self._reason(index),
         )
+
+    def _reason(self, index: int) -> str | None:
+        if self.reasons is not None:
+            return self.reasons[index]
+        assert self.arrow is not None, "reasons come as a list or in the Arrow batch"
+        reason: str | None = self.arrow.column("reason")[index].as_py()
+        return reason
 
     @classmethod
     def of_actions(cls, actions: Sequence[Action]) -> ActionColumns:
@@ -146,7 +154,7 @@ class ActionColumns:
             return values
 
         payloads = column("payload", "{}")
-        kept = [column(name) for name in ACK_ACTION_COLUMNS[:3]] + [payloads]
+        kept = [column(name) for name in ACK_ACTION_COLUMNS[:3]] + [payloads, column("reason")]
         return cls(
             column("action_id").to_pylist(),
             column("user_id").to_pylist(),
@@ -154,10 +162,10 @@ class ActionColumns:
             payloads.to_pylist(),
             column("sequence", 0).to_pylist(),
             column("generated_at").to_pylist(),
-            column("reason").to_pylist(),
+            None,  # read from `arrow` when an Action is made: rarely
             pa.RecordBatch.from_arrays(
                 [value if value.type == pa.string() else value.cast(pa.string()) for value in kept],
-                names=list(ACK_ACTION_COLUMNS),
+                names=[*ACK_ACTION_COLUMNS, "reason"],
             ),
         )
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,10 +73,17 @@ FLUSH_EVERY_SECONDS = 1.0
 # DuckDB reads the pending actions a chunk of users at a time, each chunk
 # sorted on its own, under this memory limit and on one thread: a run of a
 # million actions stays under 300 MB (bench/RESULTS.md, "Sync"). Sorting a
-# million wide rows at once needs more memory than that, even spilling.
-DUCKDB_MEMORY_LIMIT = "48MB"
+# million wide rows at once needs more memory than that, even spilling. What
+# does not fit (the log not yet checkpointed) spills to DuckDB's temp files.
+DUCKDB_MEMORY_LIMIT = "32MB"
 DUCKDB_THREADS = 1
+# The acknowledgements reach the file in row groups of 122,880 rows. DuckDB's
+# default (a checkpoint per 16 MB of log, some 25,000 acknowledgements)
+# compresses and writes each row group four or five times as it fills.
+DUCKDB_CHECKPOINT_THRESHOLD = "64MB"
 DUCKDB_USERS_PER_CHUNK = 20_000
+READ_AHEAD_BATCHES = 4
+_READ_DONE = object()
 
 
 def _missing_model(relation: str) -> UsageError:
@@ -92,10 +101,11 @@ class DuckDBLedger:
         # of this process (dbt run in-process) share: put them back on close.
         self._restore = {
             name: self._con.execute(f"select current_setting('{name}')").fetchone()
-            for name in ("memory_limit", "threads")
+            for name in ("memory_limit", "threads", "checkpoint_threshold")
         }
         self._con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         self._con.execute(f"set threads = {DUCKDB_THREADS}")
+        self._con.execute(f"set checkpoint_threshold = '{DUCKDB_CHECKPOINT_THRESHOLD}'")
         self._writer = self._con.cursor()
 
     def _exists(self, relation: str) -> bool:
@@ -141,13 +151,49 @@ class DuckDBLedger:
                 yield batch.action(index)
 
     def pending_batches(self, limit: int | None) -> Iterator[ActionColumns]:
-        """In chunks of users, so that DuckDB sorts a chunk at a time, not a million rows."""
+        """In chunks of users, so that DuckDB sorts a chunk at a time, not a million rows.
+
+        A thread of its own runs the queries a few batches ahead: DuckDB's
+        Arrow stream lets go of the interpreter lock while it computes, so
+        reading overlaps planning, sending and acknowledging.
+        """
         acks_exist = self._require_model()
-        reader = self._con.cursor()
+        batches: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD_BATCHES)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_pending,
+            args=(limit, acks_exist, batches, stop),
+            name="cio-privacy-read",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            while (item := batches.get()) is not _READ_DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield ActionColumns.of_arrow(item)
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:  # let a reader blocked on a full queue see `stop`
+                    batches.get_nowait()
+            reader.join()
+
+    def _read_pending(
+        self, limit: int | None, acks_exist: bool, batches: queue.Queue[Any], stop: threading.Event
+    ) -> None:
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    batches.put(item, timeout=0.1)
+                    return True
+            return False
+
+        cursor = self._con.cursor()
         try:
             bounds = [
                 user_id
-                for (user_id,) in reader.execute(
+                for (user_id,) in cursor.execute(
                     user_bounds_sql(self.relations, DUCKDB_USERS_PER_CHUNK, acks_exist=acks_exist)
                 ).fetchall()
             ]
@@ -164,17 +210,20 @@ class DuckDBLedger:
                 parameters = {"users_from": first_user}
                 if following is not None:
                     parameters["users_before"] = following
-                batches = reader.sql(sql, params=parameters).to_arrow_reader(READ_BATCH_ROWS)
-                assert batches is not None, "a select has a result"
-                for batch in batches:
-                    if batch.num_rows:
-                        yield ActionColumns.of_arrow(batch)
+                stream = cursor.sql(sql, params=parameters).to_arrow_reader(READ_BATCH_ROWS)
+                assert stream is not None, "a select has a result"
+                for batch in stream:
+                    if batch.num_rows and not put(batch):
+                        return
                     if left is not None:
                         left -= batch.num_rows
                 if left is not None and left <= 0:
-                    return
+                    break
+            put(_READ_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
         finally:
-            reader.close()
+            cursor.close()
 
     def start_run(self, run: SyncRun) -> None:
         self._writer.execute(insert_run_sql(self.relations, run))
