@@ -52,6 +52,26 @@ def test_generate_writes_the_raw_contract_and_prints_json(tmp_path: Path) -> Non
     assert summary["privacy_events"] == events
 
 
+def test_a_new_lakehouse_forgets_the_sync_ledger_of_the_old_one(tmp_path: Path) -> None:
+    database = tmp_path / "demo.duckdb"
+    env = {"CIO_PRIVACY_DUCKDB_PATH": str(database)}
+    assert cli("generate", "--users", "50", "--json", env=env).returncode == 0
+    with duckdb.connect(str(database)) as con:  # what a sync of the old world left
+        con.execute("create table raw.customerio_acks (action_id varchar, status varchar)")
+        con.execute("insert into raw.customerio_acks values ('a1', 'delivered'), ('a2', 'x')")
+        con.execute("create table raw.customerio_sync_runs (run_id varchar)")
+
+    done = cli("generate", "--users", "50", "--json", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["acknowledgements_dropped"] == 2
+    with duckdb.connect(str(database), read_only=True) as con:
+        left = con.execute(
+            "select table_name from information_schema.tables where table_name like 'customerio%'"
+        ).fetchall()
+    assert left == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -211,7 +211,12 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
     import duckdb
 
     from cio_privacy.generate import STEPS, generate_lakehouse
-    from cio_privacy.warehouse import connect_duckdb, copy_tables_to_spark, spark_session
+    from cio_privacy.warehouse import (
+        connect_duckdb,
+        copy_tables_to_spark,
+        forget_sync_history,
+        spark_session,
+    )
 
     if target.type not in ("duckdb", "spark"):
         raise UsageError(
@@ -228,6 +233,7 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
                 result = generate_lakehouse(
                     con, users=args.users, seed=args.seed, end=end, schema=RAW_SCHEMA, progress=step
                 )
+                forgotten = forget_sync_history(schema=RAW_SCHEMA, con=con)
         else:
             with duckdb.connect() as con:
                 result = generate_lakehouse(
@@ -235,6 +241,7 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
                 )
                 spark = spark_session(target)
                 copy_tables_to_spark(con, spark, source_schema=RAW_SCHEMA, target_schema=RAW_SCHEMA)
+                forgotten = forget_sync_history(schema=RAW_SCHEMA, spark=spark)
                 step("copied to Spark")
                 spark.stop()
     payload = {
@@ -243,6 +250,7 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
         "seed": args.seed,
         "end": end.date().isoformat(),
         **result.as_dict(),
+        "acknowledgements_dropped": forgotten,
     }
     if args.json:
         print_json(payload)
@@ -262,6 +270,11 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
             ],
             ("table", "rows"),
         )
+        if forgotten:
+            stdout.print(
+                f"Dropped the sync ledger of the previous lakehouse ({forgotten:,} "
+                f"acknowledgements in {RAW_SCHEMA}.customerio_acks): a new world starts unsynced."
+            )
     return 0
 
 

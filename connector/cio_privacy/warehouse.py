@@ -122,6 +122,36 @@ def spark_session(target: Target) -> SparkSession:
     return builder.getOrCreate()  # type: ignore[no-any-return]
 
 
+def forget_sync_history(
+    *, schema: str, con: duckdb.DuckDBPyConnection | None = None, spark: Any = None
+) -> int:
+    """Drops the connector's ledger tables from a raw schema; the acknowledgements dropped.
+
+    A newly generated lakehouse is a new world: acknowledgements of actions
+    computed from the old one would hide the new world's actions from the
+    sync, and describe a Customer.io workspace (the sandbox's) that is gone.
+    """
+    acks = 0
+    for table in LEDGER_TABLE_COLUMNS:
+        relation = f"{schema}.{table}"
+        if con is not None:
+            exists = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()
+            if exists and exists[0]:
+                if table == "customerio_acks":
+                    counted = con.execute(f"select count(*) from {relation}").fetchone()
+                    acks = int(counted[0]) if counted else 0
+                con.execute(f"drop table {relation}")
+        if spark is not None and spark.catalog.tableExists(relation):
+            if table == "customerio_acks":
+                acks = spark.table(relation).count()
+            spark.sql(f"drop table {relation}")
+    return acks
+
+
 def copy_tables_to_spark(
     source: duckdb.DuckDBPyConnection,
     spark: SparkSession,
