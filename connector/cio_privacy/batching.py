@@ -182,6 +182,10 @@ class CallEncoder:
             self._timestamps[moment] = text
         return text
 
+    def traits_of(self, action_id: str, payload: str) -> str:
+        """The traits an identify sends: the payload, unless a subclass fills it in."""
+        return payload
+
     def encode(self, action: Action) -> bytes:
         """The call's JSON; raises CallRefused when it is not to be sent."""
         return self.encode_call(
@@ -211,7 +215,8 @@ class CallEncoder:
             f'"timestamp":"{self._timestamp(generated_at)}"'
         )
         if action_type == _IDENTIFY:
-            text = f'{{"type":"identify",{head},"traits":{traits_json(payload)}}}'
+            traits = traits_json(self.traits_of(action_id, payload))
+            text = f'{{"type":"identify",{head},"traits":{traits}}}'
         else:
             event = _TRACK_EVENTS.get(action_type)
             if event is None:

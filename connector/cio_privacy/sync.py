@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from cio_privacy.actions import ActionType, Status
+from cio_privacy.actions import Status
 from cio_privacy.batching import MAX_REQUEST_BYTES, CallEncoder, CallRefused, plan_batches
 from cio_privacy.client import Dispatcher
 from cio_privacy.errors import SafetyGuardError
@@ -124,9 +124,6 @@ class SyncSummary:
 # R18 pseudonymisation
 
 
-_IDENTIFY = str(ActionType.IDENTIFY)
-
-
 class PseudonymizingEncoder(CallEncoder):
     """Replaces `{"$pseudonymize": "email"}` trait values by HMAC-SHA256(key, the user's email).
 
@@ -149,17 +146,10 @@ class PseudonymizingEncoder(CallEncoder):
         self._pseudonymizer = pseudonymizer
         self._sources = sources or {}
 
-    def encode_call(
-        self,
-        action_id: str,
-        user_id: str,
-        action_type: str,
-        payload: str,
-        generated_at: dt.datetime | str | None,
-    ) -> bytes:
-        if action_type == _IDENTIFY and PSEUDONYMIZE_DIRECTIVE in payload:
-            payload = self._substitute(payload, self._sources.pop(action_id, {}))
-        return super().encode_call(action_id, user_id, action_type, payload, generated_at)
+    def traits_of(self, action_id: str, payload: str) -> str:
+        if PSEUDONYMIZE_DIRECTIVE in payload:
+            return self._substitute(payload, self._sources.pop(action_id, {}))
+        return payload
 
     def _substitute(self, payload: str, values: Mapping[str, str | None]) -> str:
         try:
