@@ -50,7 +50,7 @@ demo-sync: $(STAMP)
 	test -n "$$url" || { cat "$$log"; exit 1; }; \
 	export CUSTOMERIO_BASE_URL=$$url CUSTOMERIO_API_KEY=$(DEMO_API_KEY); \
 	$(BIN)/cio-privacy sync --max-deletes $(DEMO_MAX_DELETES); \
-	$(BIN)/python -c "$$SANDBOX_COUNTS" "$$url"; \
+	$(BIN)/python -c "$$SANDBOX_CHECK" "$$url"; \
 	$(BIN)/cio-privacy sync --json --max-deletes $(DEMO_MAX_DELETES) \
 	  | $(BIN)/python -c "$$SECOND_SYNC"
 
@@ -63,14 +63,36 @@ sys.exit(0 if run["actions_read"] == 0 else "sync again found actions to send: t
 endef
 export SECOND_SYNC
 
-define SANDBOX_COUNTS
-import json, sys, urllib.request
+# What the sandbox holds must be what the ledger says was delivered: per user,
+# the last delivered action decides (rowid keeps a response's order).
+define SANDBOX_CHECK
+import json, os, sys, urllib.request
+import duckdb
 state = json.load(urllib.request.urlopen(sys.argv[1] + "/_sandbox/state"))
-print(f"sandbox holds: {len(state['people']):,} people, {len(state['suppressed']):,} suppressed, "
-      f"{len(state['deleted']):,} deleted; {state['messages_received']:,} messages received, "
+held = {"people": set(state["people"]), "suppressed": set(state["suppressed"]),
+        "deleted": set(state["deleted"])}
+print(f"sandbox holds: {len(held['people']):,} people, {len(held['suppressed']):,} suppressed, "
+      f"{len(held['deleted']):,} deleted; {state['messages_received']:,} messages received, "
       f"{state['duplicate_message_ids']:,} duplicate message ids")
+path = os.environ.get("CIO_PRIVACY_DUCKDB_PATH", ".local/customerio_privacy.duckdb")
+with duckdb.connect(path, read_only=True) as con:
+    rows = con.execute("""
+        select
+            user_id,
+            arg_max(action_type, rowid) filter (
+                where action_type in ('suppress_person', 'unsuppress_person')) = 'suppress_person',
+            arg_max(action_type, rowid)
+        from raw.customerio_acks where status = 'delivered' group by user_id""").fetchall()
+suppressed = {user for user, is_suppressed, _ in rows if is_suppressed}
+expected = {"people": {u for u, _, last in rows if last == "identify"} - suppressed,
+            "suppressed": suppressed,
+            "deleted": {u for u, _, last in rows if last == "delete_person"}}
+wrong = [f"{name}: {len(held[name] ^ users):,} users differ"
+         for name, users in expected.items() if held[name] != users]
+sys.exit("the sandbox does not hold what the ledger delivered: " + "; ".join(wrong) if wrong
+         else print("the sandbox holds exactly the people, suppressions and deletions the ledger delivered"))
 endef
-export SANDBOX_COUNTS
+export SANDBOX_CHECK
 
 test: lint test-python
 
