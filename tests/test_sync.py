@@ -21,6 +21,7 @@ import duckdb
 import pytest
 from cio_privacy import backends
 from cio_privacy.backends import DuckDBLedger
+from cio_privacy.client import FatalApiError
 from cio_privacy.ledger import RunStatus
 from cio_privacy.sandbox import FAULT_KINDS, RunningSandbox, running_sandbox
 from cio_privacy.settings import Settings
@@ -231,6 +232,58 @@ def test_a_failing_read_is_raised_where_the_actions_are_taken(
             list(ledger.pending_batches(None))
         assert not [t for t in threading.enumerate() if t.name == "cio-privacy-read"]
     finally:
+        ledger.close()
+
+
+def test_a_run_stopped_by_a_fatal_answer_stops_reading(
+    world: tuple[Path, World], sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = world
+    monkeypatch.setattr(backends, "DUCKDB_USERS_PER_CHUNK", 7)
+    monkeypatch.setattr(backends, "READ_BATCH_ROWS", 5)
+    ledger = DuckDBLedger(duckdb_target(path))
+    try:
+        with pytest.raises(FatalApiError, match="refused the API key"):
+            run_sync(ledger, settings_for(sandbox, customerio_api_key="wrong-key"), SyncOptions())
+        assert not [t for t in threading.enumerate() if t.name == "cio-privacy-read"]
+    finally:
+        ledger.close()
+
+
+class _NoCursor:
+    """A connection whose cursors cannot be opened (the reader thread's first step)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def cursor(self) -> Any:
+        raise duckdb.ConnectionException("no cursor today")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+def test_a_reader_that_cannot_start_is_an_error_not_a_hang(world: tuple[Path, World]) -> None:
+    path, _ = world
+    ledger = DuckDBLedger(duckdb_target(path))
+    connection = ledger._con
+    ledger._con = _NoCursor(connection)  # type: ignore[assignment]
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            list(ledger.pending_batches(None))
+        except duckdb.Error as error:
+            raised.append(error)
+
+    try:
+        reading = threading.Thread(target=read, daemon=True)
+        reading.start()
+        reading.join(timeout=30)
+        assert not reading.is_alive(), "the read hung"
+        assert [str(error) for error in raised] == ["no cursor today"]
+    finally:
+        ledger._con = connection
         ledger.close()
 
 

@@ -9,6 +9,7 @@ acked_at.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,6 +55,7 @@ class Action:
     reason: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)  # one generated_at per run, as a rule
 def parse_timestamp(text: str | None) -> dt.datetime | None:
     """A warehouse timestamp as text (UTC wall time) as a naive datetime."""
     if text is None:

@@ -168,7 +168,7 @@ class DuckDBLedger:
         )
         reader.start()
         try:
-            while (item := batches.get()) is not _READ_DONE:
+            while (item := self._next_read(batches, reader)) is not _READ_DONE:
                 if isinstance(item, BaseException):
                     raise item
                 yield ActionColumns.of_arrow(item)
@@ -178,6 +178,14 @@ class DuckDBLedger:
                 while True:  # let a reader blocked on a full queue see `stop`
                     batches.get_nowait()
             reader.join()
+
+    @staticmethod
+    def _next_read(batches: queue.Queue[Any], reader: threading.Thread) -> Any:
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return batches.get(timeout=0.5)
+            if not reader.is_alive() and batches.empty():
+                return RuntimeError("the thread reading the pending actions ended unexpectedly")
 
     def _read_pending(
         self, limit: int | None, acks_exist: bool, batches: queue.Queue[Any], stop: threading.Event
@@ -189,8 +197,9 @@ class DuckDBLedger:
                     return True
             return False
 
-        cursor = self._con.cursor()
+        cursor = None
         try:
+            cursor = self._con.cursor()
             bounds = [
                 user_id
                 for (user_id,) in cursor.execute(
@@ -199,6 +208,8 @@ class DuckDBLedger:
             ]
             left = limit
             for index, first_user in enumerate(bounds):
+                if stop.is_set():
+                    return
                 following = bounds[index + 1] if index + 1 < len(bounds) else None
                 sql = pending_sql(
                     self.relations,
@@ -213,7 +224,7 @@ class DuckDBLedger:
                 stream = cursor.sql(sql, params=parameters).to_arrow_reader(READ_BATCH_ROWS)
                 assert stream is not None, "a select has a result"
                 for batch in stream:
-                    if batch.num_rows and not put(batch):
+                    if stop.is_set() or (batch.num_rows and not put(batch)):
                         return
                     if left is not None:
                         left -= batch.num_rows
@@ -223,7 +234,8 @@ class DuckDBLedger:
         except BaseException as error:  # handed to the consumer, raised there
             put(error)
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def start_run(self, run: SyncRun) -> None:
         self._writer.execute(insert_run_sql(self.relations, run))
@@ -241,17 +253,21 @@ class DuckDBLedger:
         self._writer.execute(finish_run_sql(self.relations, run))
 
     def close(self) -> None:
-        self._writer.close()
-        # Checkpoint under the sync's own memory limit and threads, before they
-        # are put back: left to the close, DuckDB would fold the last of the
-        # log into the file with the default limit (most of the machine). Another
-        # connection of this process in a write transaction defers it to later.
-        with contextlib.suppress(duckdb.TransactionException):
-            self._con.execute("checkpoint")
-        for name, value in self._restore.items():
-            if value is not None:
-                self._con.execute(f"set {name} = '{value[0]}'")
-        self._con.close()
+        try:
+            self._writer.close()
+            # Checkpoint under the sync's own memory limit and threads, before they
+            # are put back: left to the close, DuckDB would fold the last of the
+            # log into the file with the default limit (most of the machine). Another
+            # connection of this process in a write transaction defers it to later.
+            with contextlib.suppress(duckdb.TransactionException):
+                self._con.execute("checkpoint")
+        finally:
+            try:
+                for name, value in self._restore.items():
+                    if value is not None:
+                        self._con.execute(f"set {name} = '{value[0]}'")
+            finally:
+                self._con.close()
 
 
 def _ack_table(run_id: str, groups: Sequence[ResultGroup]) -> Any:

@@ -20,7 +20,7 @@ per run), and each call is encoded once: its bytes go into the request as is.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
@@ -264,7 +264,7 @@ def plan_batches(
     *,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     encoder: CallEncoder | None = None,
-) -> Iterator[BatchRequest]:
+) -> Generator[BatchRequest, None, None]:
     """Batch requests for the actions of `batches`, lazily; the actions must be
     ordered by (user_id, sequence).
 
@@ -278,7 +278,18 @@ def plan_batches(
     The loop reads the batches' lists and notes which rows each request
     holds (`pieces`); no object is made per action.
     """
-    encode = (encoder or CallEncoder()).encode_call
+    try:
+        yield from _plan(batches, max_request_bytes, encoder or CallEncoder())
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:  # a generator reading the warehouse: stop it with the plan
+            close()
+
+
+def _plan(
+    batches: Iterable[ActionColumns], max_request_bytes: int, encoder: CallEncoder
+) -> Iterator[BatchRequest]:
+    encode = encoder.encode_call
     request = _Planned()
     size = _ENVELOPE_BYTES
     user_start = 0  # where the current user's calls begin in `request`

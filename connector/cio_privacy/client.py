@@ -440,13 +440,18 @@ class Dispatcher:
                 ),
             )
             outcomes = []
+            unexpected: BaseException | None = None
             for future in done:
                 try:
                     outcomes.append(future.result())
                 except FatalApiError as error:
                     fatal = fatal or error
+                except BaseException as error:  # raised once the others are handed over
+                    unexpected = unexpected or error
             if outcomes:
                 yield outcomes
+            if unexpected is not None:
+                raise unexpected
 
         iterator = iter(requests)
         planning_error: Exception | None = None
@@ -474,3 +479,6 @@ class Dispatcher:
         finally:
             for future in in_flight:
                 future.cancel()
+            close = getattr(iterator, "close", None)
+            if close is not None:  # a generator reading the warehouse: stop it now
+                close()

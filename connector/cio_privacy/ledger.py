@@ -30,7 +30,6 @@ Spark. Acknowledgements travel as one JSON parameter that `from_json` and
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -394,7 +393,6 @@ def acks_json(run_id: str, groups: Sequence[ResultGroup]) -> str:
     return orjson.dumps(rows).decode()
 
 
-@functools.lru_cache(maxsize=1024)
 def action_from_row(row: Sequence[Any]) -> Action:
     action_id, user_id, action_type, payload, sequence, generated_at, reason = row
     return Action(

@@ -21,6 +21,7 @@ One run, in order:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
@@ -253,22 +254,25 @@ def run_sync(
         ledger.ensure_tables()
         ledger.start_run(run)
         try:
-            requests = plan_batches(
-                ledger.pending_batches(options.limit),
-                encoder=encoder,
-                max_request_bytes=options.max_request_bytes,
-            )
-            for outcomes in dispatcher.deliver_settled(requests):
-                # the responses that arrived together, acknowledged in one commit
-                groups = [group for outcome in outcomes for group in outcome.groups]
-                ledger.append_acks(run.run_id, groups)
-                summary.http_requests += sum(outcome.http_requests for outcome in outcomes)
-                for group in groups:
-                    run.count(group)
-                    if group.status is not Status.DELIVERED and group.error:
-                        summary.errors[mask_text(group.error)] += len(group)
-                if advance is not None:
-                    advance(sum(len(group) for group in groups))
+            # closed however the run ends, so that the warehouse read stops with it
+            with contextlib.closing(
+                plan_batches(
+                    ledger.pending_batches(options.limit),
+                    encoder=encoder,
+                    max_request_bytes=options.max_request_bytes,
+                )
+            ) as requests:
+                for outcomes in dispatcher.deliver_settled(requests):
+                    # the responses that arrived together, acknowledged in one commit
+                    groups = [group for outcome in outcomes for group in outcome.groups]
+                    ledger.append_acks(run.run_id, groups)
+                    summary.http_requests += sum(o.http_requests for o in outcomes)
+                    for group in groups:
+                        run.count(group)
+                        if group.status is not Status.DELIVERED and group.error:
+                            summary.errors[mask_text(group.error)] += len(group)
+                    if advance is not None:
+                        advance(sum(len(group) for group in groups))
         except BaseException:
             run.status = RunStatus.ABORTED
             raise
