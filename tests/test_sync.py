@@ -194,12 +194,18 @@ def test_limit_sends_the_first_actions_in_user_order(
     assert_converged(path, actions, sandbox.state(), sandbox.stats())
 
 
-def test_the_reader_thread_keeps_user_order_across_chunks_and_stops_when_left(
-    world: tuple[Path, World], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path, actions = world
+@pytest.fixture
+def small_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB reads in chunks of 7 users and batches of 5 rows: many of each."""
     monkeypatch.setattr(backends, "DUCKDB_USERS_PER_CHUNK", 7)
     monkeypatch.setattr(backends, "READ_BATCH_ROWS", 5)
+
+
+@pytest.mark.usefixtures("small_reads")
+def test_the_reader_thread_keeps_user_order_across_chunks_and_stops_when_left(
+    world: tuple[Path, World],
+) -> None:
+    path, actions = world
     ledger = DuckDBLedger(duckdb_target(path))
     try:
         read = [(a.action_id, a.user_id, a.sequence) for a in ledger.pending_actions(None)]
@@ -235,12 +241,11 @@ def test_a_failing_read_is_raised_where_the_actions_are_taken(
         ledger.close()
 
 
+@pytest.mark.usefixtures("small_reads")
 def test_a_run_stopped_by_a_fatal_answer_stops_reading(
-    world: tuple[Path, World], sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+    world: tuple[Path, World], sandbox: RunningSandbox
 ) -> None:
     path, _ = world
-    monkeypatch.setattr(backends, "DUCKDB_USERS_PER_CHUNK", 7)
-    monkeypatch.setattr(backends, "READ_BATCH_ROWS", 5)
     ledger = DuckDBLedger(duckdb_target(path))
     try:
         with pytest.raises(FatalApiError, match="refused the API key"):
