@@ -24,6 +24,21 @@ def model_relations(target_path: Path) -> dict[str, str]:
     }
 
 
+# When a row was written, not what it says: differs between any two builds.
+RUN_STAMPS = ("staged_at",)
+
+
+def duckdb_select(relation: str) -> str:
+    """Every column of a DuckDB relation but the run stamps."""
+    kept = " and ".join(f"c != '{column}'" for column in RUN_STAMPS)
+    return f"select columns(lambda c: {kept}) from {relation}"
+
+
+def spark_rows(frame: Any) -> list[tuple[Any, ...]]:
+    """Every row of a Spark DataFrame, without the run stamps."""
+    return [tuple(row) for row in frame.drop(*RUN_STAMPS).collect()]
+
+
 def normalise(value: Any) -> Any:
     """One representation per value, whichever engine returned it."""
     if isinstance(value, dt.datetime):

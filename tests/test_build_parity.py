@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import DbtResult
-from tests.rows import model_relations, rows
+from tests.rows import duckdb_select, model_relations, rows, spark_rows
 
 
 def test_duckdb_build_passes_every_test(duckdb_build: DbtResult) -> None:
@@ -40,11 +40,11 @@ def test_every_model_has_identical_rows_on_duckdb_and_spark(
             local_columns = [c[0] for c in con.execute(f"describe {relation}").fetchall()]
             spark_frame = spark.table(spark_models[model].replace("`", ""))
             assert spark_frame.columns == local_columns, model
-            local_rows = rows(con.execute(f"select * from {relation}").fetchall())
-            spark_rows = rows([tuple(row) for row in spark_frame.collect()])
+            local_rows = rows(con.execute(duckdb_select(relation)).fetchall())
+            on_spark = rows(spark_rows(spark_frame))
             assert sum(local_rows.values()) > 0, f"{model} is empty: the comparison proves nothing"
-            only_local = local_rows - spark_rows
-            only_spark = spark_rows - local_rows
+            only_local = local_rows - on_spark
+            only_spark = on_spark - local_rows
             assert not only_local + only_spark, (
                 f"{model}: {sum(only_local.values())} rows only on DuckDB "
                 f"(e.g. {next(iter(only_local), None)}), {sum(only_spark.values())} only on "

@@ -4,8 +4,8 @@ On each engine, in schemas of its own (the parity build of conftest.py is left
 alone: raw tables in `raw_incremental`; on Spark the models in `incremental*`,
 on DuckDB in a database file of its own):
 
-1. a 2,000-user lakehouse ending at the world's end; the incremental models and
-   what they read are built at as_of = that end;
+1. a 2,000-user lakehouse ending at the world's end; the seeds, the
+   incremental models and what they read are built at as_of = that end;
 2. a batch of new events is appended (`append_events`: consents, unsubscribes,
    bounces, request status moves, sign-ups, bad rows, rows stamped a day after
    the batch, redeliveries of old event_ids, some of them corrected); the
@@ -35,7 +35,7 @@ import pytest
 from cio_privacy.generate import AppendSummary, append_events, generate_lakehouse
 
 from tests.conftest import AS_OF, SEED, USERS, WORLD_END, DbtResult, run_dbt
-from tests.rows import difference, model_relations, rows
+from tests.rows import difference, duckdb_select, model_relations, rows, spark_rows
 
 RAW_SCHEMA = "raw_incremental"
 SPARK_SCHEMA = "incremental"
@@ -107,6 +107,7 @@ def _replay(
             con, users=USERS, seed=SEED, end=WORLD_END, schema=RAW_SCHEMA
         )
     )
+    dbt(["seed", *_vars(AS_OF)], "0-seed")
     dbt(["run", "--select", INCREMENTAL_MODELS, *_vars(AS_OF)], "1-first")
 
     batch: AppendSummary = with_raw(
@@ -164,7 +165,7 @@ def duckdb_replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
 
     with _environment(CIO_PRIVACY_DUCKDB_PATH=str(path)):
         return _replay(
-            "local", tmp, with_raw, query, lambda relation: query(f"select * from {relation}")
+            "local", tmp, with_raw, query, lambda relation: query(duckdb_select(relation))
         )
 
 
@@ -185,7 +186,7 @@ def spark_replay(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Replay
         return [tuple(row) for row in spark.sql(sql).collect()]
 
     def read_model(relation: str) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in spark.table(relation.replace("`", "")).collect()]
+        return spark_rows(spark.table(relation.replace("`", "")))
 
     try:
         with _environment(CIO_PRIVACY_SPARK_SCHEMA=SPARK_SCHEMA):

@@ -10,7 +10,15 @@
       or before as_of for the latest event), the moment it lapsed; this
       closes the granted interval and opens an expired one.
 #}
-{{ config(materialized='table') }}
+{{ config(**incremental_by_user_config()) }}
+{#-
+    Incremental by user (macros/incremental_by_user.sql): besides users with
+    new events, a user whose latest grant's expiry as_of has now reached is
+    recomputed (R4: it lapses).
+-#}
+{%- set scope = user_scope(judged_again=[
+    'select user_id from ' ~ this ~ ' where is_latest and lapsed_at is null and expires_at <= ' ~ as_of()
+]) %}
 
 with
 
@@ -22,17 +30,12 @@ consent_events as (
         event_subtype as consent_type,
         status,
         reason,
-        requested_by,
         consent_version,
-        consent_purpose,
-        collection_method,
-        ip_address,
-        user_agent,
         event_timestamp,
         processed_at,
         expires_at as stated_expires_at
     from {{ ref('int_privacy_events') }}
-    where event_type = 'consent'
+    where event_type = 'consent' and {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -121,12 +124,7 @@ final as (
         channel,
         status,
         reason,
-        requested_by,
         consent_version,
-        consent_purpose,
-        collection_method,
-        ip_address,
-        user_agent,
 
         -- numbers
         cast(event_sequence as bigint) as event_sequence,

@@ -3,12 +3,20 @@
     type they have an event for: the status of the latest event (R3 order),
     except that a grant whose expiry is at or before as_of is `expired`.
     `pending` is not consent. It is the current interval of consent_history.
+    Incremental by user on DuckDB (macros/incremental_by_user.sql): the users
+    with new events, and those whose grant's expiry as_of has now reached.
 #}
+{{ config(**incremental_by_user_config()) }}
+{%- set scope = user_scope(judged_again=[
+    'select user_id from ' ~ this ~ " where status = 'granted' and expires_at <= " ~ as_of()
+]) %}
+
 with
 
 consent_events as (
 
     select * from {{ ref('int_consent_events') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 

@@ -228,6 +228,11 @@ final as (
         -- the raw map, for the keys read later (consent proof, rectify.<trait>)
         metadata,
 
+        -- when this row was (re)written here: the start of that dbt run; the
+        -- per-user models recompute the users of rows written since their
+        -- own last run (macros/incremental_by_user.sql)
+        {{ run_started_timestamp() }} as staged_at,
+
         -- storage: the month partition on Spark and Databricks (last, as
         -- Spark stores partition columns)
         {{ month_of('event_timestamp') }} as event_month

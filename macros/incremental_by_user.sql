@@ -1,0 +1,224 @@
+{#
+    Incremental models of per-user state (DuckDB).
+
+    A model of per-user state (consent, suppression, audit trail) is a pure
+    function of each user's own events, so an incremental run recomputes the
+    users whose result may differ from the last run and replaces all their
+    rows; every other user's rows are left as they are. Inside what is
+    recomputed nothing differs from a full refresh. A user is recomputed when
+
+    1. any of their staged privacy rows was (re)written since the model was
+       last built (stg_privacy_events.staged_at: new deliveries, rows judged
+       again by R2), or
+    2. an accepted event of theirs became visible because as_of moved on
+       (event_timestamp between the last as_of and this one), or
+    3. the model says so (`judged_again`: queries of user_ids, usually its
+       own stored rows whose as_of-dependent result may have changed, e.g. a
+       grant whose expiry as_of has now reached).
+
+    Everything is recomputed (still incrementally, for every user) when the
+    model has no watermark yet, when as_of moved back (a replay), or when
+    the fingerprint changed: the code of the model and of every model
+    upstream of it, the seeds and the vars the rules read. A deploy that
+    changes a model's rule therefore recomputes every user by itself.
+
+    The watermark (incremental_watermarks in the target schema: the as_of
+    and the start of the run that last built the model, and the
+    fingerprint) is written by a post-hook in the model's transaction, on a
+    full refresh too. The users to recompute are written to
+    `<model>__user_scope` before the model's query runs; strategy
+    `replace_users` deletes their rows, inserts the new ones and drops it.
+
+    Spark (parquet: no delete) and Databricks build these models as tables:
+    see DECISIONS.md.
+#}
+
+{% macro incremental_by_user_config() -%}
+    {%- if target.type == 'duckdb' -%}
+        {%- do return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'replace_users',
+            'unique_key': 'user_id',
+            'on_schema_change': 'fail',
+            'post_hook': ['{{ record_incremental_watermark() }}'],
+        }) -%}
+    {%- else -%}
+        {%- do return({'materialized': 'table'}) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{# When the row was (re)written to staging: the start of that dbt invocation. #}
+{% macro run_started_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{#
+    stg_privacy_events, found in the graph rather than by ref(): every model
+    that uses user_scope() reads it through int_privacy_events already, so the
+    order of the build is the same, and unit tests need no fixture for it.
+#}
+{% macro staged_privacy_events_relation() -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.stg_privacy_events'] -%}
+    {{ return(api.Relation.create(
+        database=node.database, schema=node.schema, identifier=node.alias
+    )) }}
+{%- endmacro %}
+
+{# One table for the whole project, in the target's own schema. #}
+{% macro incremental_watermarks_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='incremental_watermarks'
+    )) }}
+{%- endmacro %}
+
+{#
+    on-run-start: the watermark table exists before any model runs, so that
+    models built at once never race to create it.
+#}
+{% macro create_incremental_watermarks() -%}
+    {%- if target.type == 'duckdb' -%}
+        {%- set watermarks = incremental_watermarks_relation() -%}
+        create schema if not exists {{ watermarks.include(identifier=false) }};
+        create table if not exists {{ watermarks }} (
+            model_name varchar, as_of timestamp, staged_through timestamp, fingerprint varchar
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro user_scope_relation() -%}
+    {{ return(api.Relation.create(
+        database=this.database, schema=this.schema, identifier=this.identifier ~ '__user_scope'
+    )) }}
+{%- endmacro %}
+
+{#
+    What the model's rows were computed from, as one md5: the checksums of the
+    model and of every model and seed upstream of it and the vars the rules
+    read. Macros are not in dbt's graph: a release that changes a rule held
+    in a macro says so in CHANGELOG.md and asks for a --full-refresh.
+#}
+{% macro incremental_fingerprint() -%}
+    {%- set parts = [] -%}
+    {%- set state = namespace(queue=[model.unique_id], seen=[]) -%}
+    {%- for _ in range(1000) if state.queue -%}
+        {%- set node_id = state.queue[0] -%}
+        {%- set state.queue = state.queue[1:] -%}
+        {%- if node_id not in state.seen and node_id in graph.nodes -%}
+            {%- set state.seen = state.seen + [node_id] -%}
+            {%- set node = graph.nodes[node_id] -%}
+            {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- set state.queue = state.queue + node.get('depends_on', {}).get('nodes', []) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in ['raw_schema', 'soft_bounce_threshold', 'future_tolerance_hours'] -%}
+        {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '') | string) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | sort | join('\n'))) }}
+{%- endmacro %}
+
+{% macro record_incremental_watermark() -%}
+    {%- set watermarks = incremental_watermarks_relation() -%}
+    delete from {{ watermarks }} where model_name = '{{ this.identifier }}';
+    insert into {{ watermarks }}
+    values ('{{ this.identifier }}', {{ as_of() }}, {{ run_started_timestamp() }}, '{{ incremental_fingerprint() }}')
+{%- endmacro %}
+
+{#
+    In an incremental run: works out the users to recompute (see the top of
+    this file), writes them to the scope table and returns it; outside one,
+    none. `judged_again` queries may use the token __previous_as_of__ for the
+    as_of the stored rows were computed at.
+#}
+{% macro user_scope(judged_again=[]) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set scope = user_scope_relation() -%}
+    {%- set watermarks = incremental_watermarks_relation() -%}
+    {%- set mark = none -%}
+    {%- if adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier) -%}
+        {%- set found -%}
+            select
+                strftime(as_of, '%Y-%m-%d %H:%M:%S.%f'),
+                strftime(staged_through, '%Y-%m-%d %H:%M:%S.%f'),
+                fingerprint,
+                as_of <= {{ as_of() }}
+            from {{ watermarks }}
+            where model_name = '{{ this.identifier }}'
+        {%- endset -%}
+        {%- set rows = run_query(found).rows -%}
+        {%- set mark = rows[0] if rows | length == 1 else none -%}
+    {%- endif -%}
+    {%- set staged = staged_privacy_events_relation() -%}
+    {%- set every_user = mark is none or not mark[3] or mark[2] != incremental_fingerprint() -%}
+
+    {%- set query -%}
+        create or replace table {{ scope }} as
+        {% if every_user -%}
+            select cast(null as varchar) as user_id, true as every_user
+        {%- else -%}
+            {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
+            select distinct user_id, false as every_user
+            from (
+                select user_id from {{ staged }}
+                where staged_at > cast('{{ mark[1] }}' as timestamp)
+                union all
+                select user_id from {{ staged }}
+                where
+                    disposition = 'accepted'
+                    and event_timestamp > {{ previous_as_of }}
+                    and event_timestamp <= {{ as_of() }}
+                {% for judged in judged_again %}
+                    union all
+                    {{ judged | replace('__previous_as_of__', previous_as_of) }}
+                {% endfor %}
+            ) as changed
+        {%- endif %}
+    {%- endset -%}
+    {%- do run_query(query) -%}
+    {{ log(this ~ ': recomputing ' ~ ('every user' if every_user else 'the users in ' ~ scope), info=false) }}
+    {{ return({'relation': scope, 'every_user': every_user}) }}
+{%- endmacro %}
+
+{#
+    A predicate: the user column names a user in the scope (a null user is
+    in it when the scope holds null). Always true outside an incremental run
+    and when every user is recomputed.
+#}
+{% macro in_user_scope(column, scope) -%}
+    {%- if scope is none or scope.every_user -%}
+        (1 = 1)
+    {%- else -%}
+        (
+            {{ column }} in (select user_id from {{ scope.relation }} where user_id is not null)
+            or ({{ column }} is null and exists (select 1 from {{ scope.relation }} where user_id is null))
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Incremental strategy `replace_users` (DuckDB): every stored row of a
+    user in the scope is replaced by the new rows (which hold only users in
+    the scope); the scope table is dropped.
+#}
+{% macro get_incremental_replace_users_sql(arg_dict) -%}
+    {%- set target_relation = arg_dict['target_relation'] -%}
+    {%- set temp_relation = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set scope = api.Relation.create(
+        database=target_relation.database,
+        schema=target_relation.schema,
+        identifier=target_relation.identifier ~ '__user_scope',
+    ) -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target_relation }}
+    where
+        exists (select 1 from {{ scope }} where every_user)
+        or {{ key }} in (select user_id from {{ scope }} where user_id is not null)
+        or ({{ key }} is null and exists (select 1 from {{ scope }} where user_id is null));
+
+    insert into {{ target_relation }} ({{ columns }})
+    select {{ columns }} from {{ temp_relation }};
+
+    drop table if exists {{ scope }}
+{%- endmacro %}
