@@ -53,12 +53,17 @@
 {%- endmacro %}
 
 {#
-    stg_privacy_events, found in the graph rather than by ref(): every model
-    that uses user_scope() reads it through int_privacy_events already, so the
-    order of the build is the same, and unit tests need no fixture for it.
+    A model of this project found in the graph rather than by ref(), for the
+    scope queries: every model that uses user_scope() is downstream of the
+    models they read, so the order of the build is the same, and unit tests
+    need no fixture for them.
 #}
-{% macro staged_privacy_events_relation() -%}
-    {%- set node = graph.nodes['model.' ~ project_name ~ '.stg_privacy_events'] -%}
+{% macro upstream_relation(name) -%}
+    {%- if not execute or 'nodes' not in graph -%}
+        {#- parsing, or a unit test (no graph): the name is never run -#}
+        {{ return(name) }}
+    {%- endif -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] -%}
     {{ return(api.Relation.create(
         database=node.database, schema=node.schema, identifier=node.alias
     )) }}
@@ -149,7 +154,7 @@
         {%- set rows = run_query(found).rows -%}
         {%- set mark = rows[0] if rows | length == 1 else none -%}
     {%- endif -%}
-    {%- set staged = staged_privacy_events_relation() -%}
+    {%- set staged = upstream_relation('stg_privacy_events') -%}
     {%- set every_user = mark is none or not mark[3] or mark[2] != incremental_fingerprint() -%}
 
     {%- set query -%}
@@ -170,7 +175,9 @@
                     and event_timestamp <= {{ as_of() }}
                 {% for judged in judged_again %}
                     union all
-                    {{ judged | replace('__previous_as_of__', previous_as_of) }}
+                    select user_id from (
+                        {{ judged | replace('__previous_as_of__', previous_as_of) }}
+                    ) as judged_again_{{ loop.index }}
                 {% endfor %}
             ) as changed
         {%- endif %}
@@ -221,4 +228,22 @@
     select {{ columns }} from {{ temp_relation }};
 
     drop table if exists {{ scope }}
+{%- endmacro %}
+
+{#
+    A judged_again query: the users whose latest grant's expiry fell between
+    the last as_of and this one (R4: it has lapsed since), from
+    int_consent_events as this run computed it; marketing_only keeps the
+    consent types that govern a channel (R6).
+#}
+{% macro users_with_a_grant_lapsed_since_last_run(marketing_only=false) -%}
+    select user_id from {{ upstream_relation('int_consent_events') }}
+    where
+        is_latest
+        and status = 'granted'
+        and expires_at > __previous_as_of__
+        and expires_at <= {{ as_of() }}
+        {%- if marketing_only %}
+        and channel is not null
+        {%- endif %}
 {%- endmacro %}

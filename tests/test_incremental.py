@@ -235,6 +235,30 @@ def test_incremental_run_recomputed_only_what_changed(
     assert replay.batch.corrected_redeliveries > 0
 
 
+def test_per_user_models_recomputed_only_the_users_in_scope(duckdb_replay: Replay) -> None:
+    """On DuckDB the per-user models (strategy replace_users) read only the users
+    in their scope after the batch and after as_of moved on: a run that fell
+    back to every user would have proved nothing above."""
+    for run in (duckdb_replay.batch_run, duckdb_replay.incremental_build):
+        per_user = [
+            result.node
+            for result in run.results
+            if getattr(result.node, "config", None) is not None
+            and result.node.config.get("incremental_strategy") == "replace_users"
+        ]
+        assert {node.name for node in per_user} >= {
+            "int_consent_events",
+            "consent_history",
+            "consent_state",
+            "int_suppression_signals",
+            "int_suppression_transitions",
+            "suppression_state",
+            "privacy_audit_log",
+        }
+        for node in per_user:
+            assert f"{node.name}__user_scope" in str(node.compiled_code), node.name
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_incremental_run_gives_the_rows_of_a_full_refresh(
     request: pytest.FixtureRequest, engine: str

@@ -15,7 +15,10 @@
     - erasure: a deletion request that erases (int_erasures), every channel.
     `all` means every channel.
 #}
-{{ config(materialized='table') }}
+{{ config(**incremental_by_user_config()) }}
+{#- Incremental by user (macros/incremental_by_user.sql); also the users whose
+    marketing grant lapsed since the last run (a consent_expiry signal). -#}
+{%- set scope = user_scope(judged_again=[users_with_a_grant_lapsed_since_last_run(marketing_only=true)]) %}
 
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
 {%- set known_reasons = ['unsubscribed', 'bounced', 'spam_complaint', 'gdpr_request',
@@ -45,7 +48,7 @@ suppression_events as (
         event_timestamp,
         processed_at
     from {{ ref('int_privacy_events') }}
-    where event_type = 'suppression'
+    where event_type = 'suppression' and {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -127,7 +130,7 @@ suppression_signals as (
 marketing_consent_events as (
 
     select * from {{ ref('int_consent_events') }}
-    where channel is not null
+    where channel is not null and {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -181,6 +184,7 @@ objections_and_restrictions as (
     where
         request_type in ('objection', 'restriction')
         and status != 'cancelled'
+        and {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -217,6 +221,7 @@ erasure_signals as (
         cast(null as timestamp) as processed_at
     from {{ ref('int_erasures') }} as erasures
     cross join channels
+    where {{ in_user_scope('erasures.user_id', scope) }}
 
 ),
 

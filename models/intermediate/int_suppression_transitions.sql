@@ -10,7 +10,10 @@
     assert_suppression_replay_matches_suppression_state). Feeds the daily
     suppression counts and the opt-out lag (R8) of compliance_metrics_daily.
 #}
-{{ config(materialized='table') }}
+{{ config(**incremental_by_user_config()) }}
+{#- Incremental by user (macros/incremental_by_user.sql), as
+    int_suppression_signals. -#}
+{%- set scope = user_scope(judged_again=[users_with_a_grant_lapsed_since_last_run(marketing_only=true)]) %}
 
 with
 
@@ -26,6 +29,7 @@ signals as (
         request_id,
         signal_at
     from {{ ref('int_suppression_signals') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 

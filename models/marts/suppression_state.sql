@@ -7,6 +7,13 @@
     the latest explicit release. reason, suppressed_at and source come from
     the latest signal that holds the suppression (an erasure first).
 #}
+{{ config(**incremental_by_user_config()) }}
+{#- Incremental by user (macros/incremental_by_user.sql), as
+    int_suppression_signals, and the users with a first profile. -#}
+{%- set scope = user_scope(judged_again=[
+    users_with_a_grant_lapsed_since_last_run(marketing_only=true),
+    'select user_id from ' ~ ref('stg_user_profiles') ~ ' except select user_id from ' ~ this,
+]) %}
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
 
 with
@@ -23,14 +30,17 @@ channels as (
 known_users as (
 
     select user_id from {{ ref('stg_user_profiles') }}
+    where {{ in_user_scope('user_id', scope) }}
     union
     select user_id from {{ ref('int_privacy_events') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 
 signals as (
 
     select * from {{ ref('int_suppression_signals') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 
