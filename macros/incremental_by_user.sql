@@ -16,7 +16,8 @@
        own stored rows whose as_of-dependent result may have changed, e.g. a
        grant whose expiry as_of has now reached).
 
-    Everything is recomputed (still incrementally, for every user) when the
+    Rows without a user (quarantined rows of the audit log) are recomputed on
+    every run; they are few. Everything is recomputed (every user) when the
     model has no watermark yet, when as_of moved back (a replay), or when
     the fingerprint changed: the code of the model and of every model
     upstream of it, the seeds and the vars the rules read. A deploy that
@@ -180,6 +181,7 @@
                     ) as judged_again_{{ loop.index }}
                 {% endfor %}
             ) as changed
+            where user_id is not null
         {%- endif %}
     {%- endset -%}
     {%- do run_query(query) -%}
@@ -188,25 +190,27 @@
 {%- endmacro %}
 
 {#
-    A predicate: the user column names a user in the scope (a null user is
-    in it when the scope holds null). Always true outside an incremental run
-    and when every user is recomputed.
+    A predicate: the user column names a user in the scope. Always true
+    outside an incremental run and when every user is recomputed. A plain
+    IN, so that DuckDB filters before a view's projection (an OR here made
+    it read the consent proof of every event first: 7 s instead of 2).
+    Rows without a user are always recomputed: pass unknown_user=true where
+    the model has them.
 #}
-{% macro in_user_scope(column, scope) -%}
+{% macro in_user_scope(column, scope, unknown_user=false) -%}
     {%- if scope is none or scope.every_user -%}
         (1 = 1)
+    {%- elif unknown_user -%}
+        ({{ column }} in (select user_id from {{ scope.relation }}) or {{ column }} is null)
     {%- else -%}
-        (
-            {{ column }} in (select user_id from {{ scope.relation }} where user_id is not null)
-            or ({{ column }} is null and exists (select 1 from {{ scope.relation }} where user_id is null))
-        )
+        ({{ column }} in (select user_id from {{ scope.relation }}))
     {%- endif -%}
 {%- endmacro %}
 
 {#
     Incremental strategy `replace_users` (DuckDB): every stored row of a
-    user in the scope is replaced by the new rows (which hold only users in
-    the scope); the scope table is dropped.
+    user in the scope, and every row without a user, is replaced by the new
+    rows (which hold only those); the scope table is dropped.
 #}
 {% macro get_incremental_replace_users_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
@@ -217,12 +221,17 @@
         schema=target_relation.schema,
         identifier=target_relation.identifier ~ '__user_scope',
     ) -%}
+    {%- set every_user = run_query('select coalesce(bool_or(every_user), false) from ' ~ scope).rows[0][0] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target_relation }}
-    where
-        exists (select 1 from {{ scope }} where every_user)
-        or {{ key }} in (select user_id from {{ scope }} where user_id is not null)
-        or ({{ key }} is null and exists (select 1 from {{ scope }} where user_id is null));
+    {% if every_user -%}
+        delete from {{ target_relation }};
+    {%- else -%}
+        delete from {{ target_relation }}
+        where {{ key }} in (select user_id from {{ scope }});
+
+        delete from {{ target_relation }}
+        where {{ key }} is null;
+    {%- endif %}
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ temp_relation }};

@@ -106,7 +106,7 @@ quarantined as (
             order by event_id
         ) as occurrence
     from {{ ref('privacy_events_rejected') }}
-    where {{ in_user_scope('user_id', scope) }}
+    where {{ in_user_scope('user_id', scope, unknown_user=true) }}
 
 ),
 
@@ -133,7 +133,7 @@ quarantine_entries as (
 acks as (
 
     select * from {{ ref('stg_customerio_acks') }}
-    where acked_at <= {{ as_of() }} and {{ in_user_scope('user_id', scope) }}
+    where acked_at <= {{ as_of() }} and {{ in_user_scope('user_id', scope, unknown_user=true) }}
 
 ),
 
