@@ -35,13 +35,12 @@ final as (
         bounce_type,
         exemption,
 
-        -- consent proof (Art. 7(1)), read from the map here rather than stored
-        -- twice in staging
-        nullif(trim(metadata['version']), '') as consent_version,
-        nullif(trim(metadata['purpose']), '') as consent_purpose,
-        nullif(trim(metadata['collection_method']), '') as collection_method,
-        nullif(trim(metadata['ip_address']), '') as ip_address,
-        nullif(trim(metadata['user_agent']), '') as user_agent,
+        -- consent proof (Art. 7(1))
+        consent_version,
+        consent_purpose,
+        collection_method,
+        ip_address,
+        user_agent,
 
         -- timestamps
         event_timestamp,

@@ -74,10 +74,15 @@ cleaned as (
         event_timestamp,
         processed_at,
 
-        -- metadata, kept whole and with the keys R2 judges pulled out (the
-        -- consent proof keys are read in int_privacy_events: stored here
-        -- again they would double the bytes of the largest table)
+        -- metadata, with the keys R2 judges and the consent proof pulled
+        -- out (the map itself is kept below only where a later model reads
+        -- other keys)
         metadata,
+        nullif(trim(metadata['version']), '') as consent_version,
+        nullif(trim(metadata['purpose']), '') as consent_purpose,
+        nullif(trim(metadata['collection_method']), '') as collection_method,
+        nullif(trim(metadata['ip_address']), '') as ip_address,
+        nullif(trim(metadata['user_agent']), '') as user_agent,
         nullif(trim(metadata['request_id']), '') as request_id,
         lower(nullif(trim(metadata['regulation']), '')) as regulation_given,
         nullif(trim(metadata['expires_at']), '') as expires_at_text,
@@ -213,6 +218,14 @@ final as (
         end as regulation,
         bounce_type,
         exemption,
+
+        -- consent proof (Art. 7(1)), from the map
+        consent_version,
+        consent_purpose,
+        collection_method,
+        ip_address,
+        user_agent,
+
         case
             when delivery_rank > 1 then 'duplicate'
             when rejection_reason is not null then 'rejected'
@@ -225,8 +238,13 @@ final as (
         processed_at,
         expires_at,
 
-        -- the raw map, for the keys read later (consent proof, rectify.<trait>)
-        metadata,
+        -- the raw map, for the keys read later (rectify.<trait>) and for the
+        -- quarantine; not on accepted consent events, whose keys are the
+        -- proof above (ten million maps would double the bytes written)
+        case
+            when delivery_rank = 1 and rejection_reason is null and event_type = 'consent' then null
+            else metadata
+        end as metadata,
 
         -- when this row was (re)written here: the start of that dbt run; the
         -- per-user models recompute the users of rows written since their
