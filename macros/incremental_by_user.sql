@@ -1,34 +1,33 @@
 {#
     Incremental models of per-user state (DuckDB).
 
-    A model of per-user state (consent, suppression, audit trail) is a pure
-    function of each user's own events, so an incremental run recomputes the
-    users whose result may differ from the last run and replaces all their
-    rows; every other user's rows are left as they are. Inside what is
-    recomputed nothing differs from a full refresh. A user is recomputed when
+    A model of per-user state (consent, suppression, audit trail) is a
+    function of each user's own events (and of the requests they own, R9),
+    so an incremental run recomputes the users whose result may differ from
+    the last run and replaces all their rows; every other user's rows are
+    left as they are. Inside what is recomputed nothing differs from a full
+    refresh. A user is recomputed when
 
     1. any of their staged privacy rows was (re)written since the model was
        last built (stg_privacy_events.staged_at: new deliveries, rows judged
        again by R2), or
     2. an accepted event of theirs became visible because as_of moved on
        (event_timestamp between the last as_of and this one), or
-    3. the model says so (`judged_again`: queries of user_ids, usually its
-       own stored rows whose as_of-dependent result may have changed, e.g. a
-       grant whose expiry as_of has now reached).
+    3. the model says so (`judged_again`: queries of user_ids, e.g. its own
+       stored rows whose as_of-dependent result may have changed, or the
+       owners of requests with a new event).
 
     Rows without a user (quarantined rows of the audit log) are recomputed on
-    every run; they are few. Everything is recomputed (every user) when the
-    model has no watermark yet, when as_of moved back (a replay), or when
-    the fingerprint changed: the code of the model and of every model
-    upstream of it, the seeds and the vars the rules read. A deploy that
-    changes a model's rule therefore recomputes every user by itself.
+    every run; they are few. Every user is recomputed when the model has no
+    watermark yet, when as_of moved back (a replay), or when the fingerprint
+    changed (incremental_lineage below).
 
-    The watermark (incremental_watermarks in the target schema: the as_of
-    and the start of the run that last built the model, and the
-    fingerprint) is written by a post-hook in the model's transaction, on a
-    full refresh too. The users to recompute are written to
-    `<model>__user_scope` before the model's query runs; strategy
-    `replace_users` deletes their rows, inserts the new ones and drops it.
+    The watermark of every table model (incremental_watermarks in the target
+    schema: what it was built from) is written by a post-hook in the model's
+    transaction, on a full refresh too. The users to recompute are written
+    to `<model>__user_scope` before the model's query runs (in run, build
+    and retry only); strategy `replace_users` deletes their rows, inserts
+    the new ones and drops it.
 
     Spark (parquet: no delete) and Databricks build these models as tables:
     see DECISIONS.md.
@@ -41,7 +40,6 @@
             'incremental_strategy': 'replace_users',
             'unique_key': 'user_id',
             'on_schema_change': 'fail',
-            'post_hook': ['{{ record_incremental_watermark() }}'],
         }) -%}
     {%- else -%}
         {%- do return({'materialized': 'table'}) -%}
@@ -98,35 +96,86 @@
 {%- endmacro %}
 
 {#
-    What the model's rows were computed from, as one md5: the checksums of the
-    model and of every model and seed upstream of it and the vars the rules
-    read. Macros are not in dbt's graph: a release that changes a rule held
-    in a macro says so in CHANGELOG.md and asks for a --full-refresh.
+    What a model was computed from, worked out when it is built (DuckDB):
+
+    - fingerprint: one md5 of the model's code, the code of the views above
+      it (read at query time), the contents of the seeds above it, the vars
+      the rules read, and the fingerprints recorded by the tables it reads
+      when they were last built. A deploy that changes a model's rule, a
+      seed loaded with new rows, or a table upstream rebuilt from new code
+      all change it;
+    - as_of and staged_through: the earliest of this run's and those the
+      tables it reads were built at. A model built from a table that was not
+      rebuilt since new events were staged (a partial selection) records the
+      older time, so its next run recomputes those users again.
+
+    `complete` is false when a table it reads has no watermark yet.
 #}
-{% macro incremental_fingerprint() -%}
-    {%- set parts = [] -%}
-    {%- set state = namespace(queue=[model.unique_id], seen=[]) -%}
+{% macro incremental_lineage() -%}
+    {%- set parts = ['self=' ~ model.checksum.checksum] -%}
+    {%- for name in ['raw_schema', 'soft_bounce_threshold', 'future_tolerance_hours'] -%}
+        {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '') | string) -%}
+    {%- endfor -%}
+    {%- set built = [] -%}
+    {%- set state = namespace(queue=model.depends_on.nodes | list, seen=[]) -%}
     {%- for _ in range(1000) if state.queue -%}
         {%- set node_id = state.queue[0] -%}
         {%- set state.queue = state.queue[1:] -%}
         {%- if node_id not in state.seen and node_id in graph.nodes -%}
             {%- set state.seen = state.seen + [node_id] -%}
             {%- set node = graph.nodes[node_id] -%}
-            {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
-            {%- set state.queue = state.queue + node.get('depends_on', {}).get('nodes', []) -%}
+            {%- if node.resource_type == 'seed' -%}
+                {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+                {%- set contents -%}
+                    select md5(coalesce(string_agg(cast(seed_row as varchar), '|' order by cast(seed_row as varchar)), ''))
+                    from {{ relation }} as seed_row
+                {%- endset -%}
+                {%- do parts.append(node_id ~ '=' ~ run_query(contents).rows[0][0]) -%}
+            {%- elif node.resource_type == 'model' and node.config.materialized in ['table', 'incremental'] -%}
+                {%- do built.append(node.alias) -%}
+            {%- elif node.resource_type == 'model' -%}
+                {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
+                {%- set state.queue = state.queue + node.depends_on.nodes | list -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in ['raw_schema', 'soft_bounce_threshold', 'future_tolerance_hours'] -%}
-        {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '') | string) -%}
-    {%- endfor -%}
-    {{ return(local_md5(parts | sort | join('\n'))) }}
+    {%- set query -%}
+        select
+            strftime(least({{ as_of() }}, min(as_of)), '%Y-%m-%d %H:%M:%S.%f'),
+            strftime(least({{ run_started_timestamp() }}, min(staged_through)), '%Y-%m-%d %H:%M:%S.%f'),
+            coalesce(string_agg(model_name || '=' || fingerprint, '|' order by model_name), ''),
+            count(*)
+        from {{ incremental_watermarks_relation() }}
+        where model_name in ('{{ built | join("', '") }}')
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {%- do parts.append('built=' ~ row[2]) -%}
+    {{ return({
+        'as_of': row[0],
+        'staged_through': row[1],
+        'fingerprint': local_md5(parts | sort | join('\n')),
+        'complete': row[3] == built | unique | list | length,
+    }) }}
 {%- endmacro %}
 
+{#
+    Post-hook of every table and incremental model on DuckDB (dbt_project.yml):
+    what the model was just built from, for the per-user models downstream
+    and for its own next run. Nothing elsewhere.
+#}
 {% macro record_incremental_watermark() -%}
-    {%- set watermarks = incremental_watermarks_relation() -%}
-    delete from {{ watermarks }} where model_name = '{{ this.identifier }}';
-    insert into {{ watermarks }}
-    values ('{{ this.identifier }}', {{ as_of() }}, {{ run_started_timestamp() }}, '{{ incremental_fingerprint() }}')
+    {%- if execute and target.type == 'duckdb' and model.config.materialized in ['table', 'incremental'] -%}
+        {%- set lineage = incremental_lineage() -%}
+        {%- set watermarks = incremental_watermarks_relation() -%}
+        delete from {{ watermarks }} where model_name = '{{ this.identifier }}';
+        insert into {{ watermarks }}
+        values (
+            '{{ this.identifier }}',
+            cast('{{ lineage.as_of }}' as timestamp),
+            cast('{{ lineage.staged_through }}' as timestamp),
+            '{{ lineage.fingerprint }}'
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -136,7 +185,8 @@
     as_of the stored rows were computed at.
 #}
 {% macro user_scope(judged_again=[]) -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- compile, show, docs: no tables are written, the SQL shown reads everyone -#}
+    {%- if not execute or not is_incremental() or flags.WHICH not in ['run', 'build', 'retry'] -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set scope = user_scope_relation() -%}
@@ -156,7 +206,10 @@
         {%- set mark = rows[0] if rows | length == 1 else none -%}
     {%- endif -%}
     {%- set staged = upstream_relation('stg_privacy_events') -%}
-    {%- set every_user = mark is none or not mark[3] or mark[2] != incremental_fingerprint() -%}
+    {%- set lineage = incremental_lineage() -%}
+    {%- set every_user = (
+        mark is none or not mark[3] or not lineage.complete or mark[2] != lineage.fingerprint
+    ) -%}
 
     {%- set query -%}
         create or replace table {{ scope }} as
@@ -177,7 +230,9 @@
                 {% for judged in judged_again %}
                     union all
                     select user_id from (
-                        {{ judged | replace('__previous_as_of__', previous_as_of) }}
+                        {{ judged
+                            | replace('__previous_as_of__', previous_as_of)
+                            | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
                     ) as judged_again_{{ loop.index }}
                 {% endfor %}
             ) as changed
@@ -255,4 +310,29 @@
         {%- if marketing_only %}
         and channel is not null
         {%- endif %}
+{%- endmacro %}
+
+{#
+    A judged_again query: the users who own, or owned when the model's rows
+    were stored, a data subject request with an event staged or reached
+    since the last run. R9 gives a request the user of its earliest event,
+    so a later event of the request may carry another user_id and still
+    change the owner's erasure and objection signals.
+#}
+{% macro users_of_requests_changed_since_last_run() -%}
+    {%- set staged = upstream_relation('stg_privacy_events') -%}
+    with changed_requests as (
+        select request_id from {{ staged }}
+        where
+            event_type = 'gdpr_request'
+            and (
+                staged_at > __staged_through__
+                or (event_timestamp > __previous_as_of__ and event_timestamp <= {{ as_of() }})
+            )
+    )
+    select user_id from {{ upstream_relation('int_dsr_requests') }}
+    where request_id in (select request_id from changed_requests)
+    union all
+    select user_id from {{ this }}
+    where request_id in (select request_id from changed_requests)
 {%- endmacro %}

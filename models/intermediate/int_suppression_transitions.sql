@@ -13,7 +13,10 @@
 {{ config(**incremental_by_user_config()) }}
 {#- Incremental by user (macros/incremental_by_user.sql), as
     int_suppression_signals. -#}
-{%- set scope = user_scope(judged_again=[users_with_a_grant_lapsed_since_last_run(marketing_only=true)]) %}
+{%- set scope = user_scope(judged_again=[
+    users_with_a_grant_lapsed_since_last_run(marketing_only=true),
+    users_of_requests_changed_since_last_run(),
+]) %}
 
 with
 

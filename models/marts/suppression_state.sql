@@ -12,6 +12,7 @@
     int_suppression_signals, and the users with a first profile. -#}
 {%- set scope = user_scope(judged_again=[
     users_with_a_grant_lapsed_since_last_run(marketing_only=true),
+    users_of_requests_changed_since_last_run(),
     'select user_id from ' ~ ref('stg_user_profiles') ~ ' except select user_id from ' ~ this,
 ]) %}
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}

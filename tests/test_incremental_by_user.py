@@ -1,0 +1,193 @@
+"""Per-user incremental models (DuckDB) in the cases a user scope could miss.
+
+Each case builds a small lakehouse, changes it the way a user or a source
+would, runs dbt incrementally, and compares every per-user model with a full
+refresh of a copy of the same database at the same as_of.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from cio_privacy.generate import generate_lakehouse
+
+from tests.conftest import AS_OF, SEED, WORLD_END, run_dbt
+from tests.rows import difference, rows
+
+USERS = 300
+AS_OF_NEXT = "2026-11-02 00:00:00"
+PER_USER_MODELS = {
+    "int_consent_events": "main_intermediate",
+    "int_suppression_signals": "main_intermediate",
+    "int_suppression_transitions": "main_intermediate",
+    "consent_history": "main",
+    "consent_state": "main",
+    "suppression_state": "main",
+    "privacy_audit_log": "main",
+}
+
+
+@contextmanager
+def _database(path: Path) -> Iterator[None]:
+    previous = os.environ.get("CIO_PRIVACY_DUCKDB_PATH")
+    os.environ["CIO_PRIVACY_DUCKDB_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CIO_PRIVACY_DUCKDB_PATH", None)
+        else:
+            os.environ["CIO_PRIVACY_DUCKDB_PATH"] = previous
+
+
+class Lakehouse:
+    """A DuckDB lakehouse of its own and the dbt runs made on it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.path = tmp / "lakehouse.duckdb"
+        self.runs = 0
+
+    def dbt(self, *args: str, as_of: str, path: Path | None = None) -> None:
+        self.runs += 1
+        with _database(path or self.path):
+            result = run_dbt(
+                [*args, "--vars", json.dumps({"as_of": as_of})],
+                target="local",
+                target_path=self.tmp / f"run-{self.runs}",
+            )
+        assert result.success, result.failures()
+
+    def execute(self, sql: str, *parameters: Any) -> None:
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(sql, list(parameters))
+
+    def rows(self, path: Path | None = None) -> dict[str, Counter[tuple[Any, ...]]]:
+        with duckdb.connect(str(path or self.path)) as con:
+            return {
+                model: rows(con.execute(f"select * from {schema}.{model}").fetchall())
+                for model, schema in PER_USER_MODELS.items()
+            }
+
+    def differences_from_a_full_refresh(self, as_of: str) -> list[str]:
+        # dbt runs in this process and may keep the database open: checkpoint
+        # so that the file holds everything before it is copied
+        self.execute("checkpoint")
+        copy = self.tmp / "full_refresh.duckdb"
+        shutil.copyfile(self.path, copy)
+        self.dbt("run", "--full-refresh", as_of=as_of, path=copy)
+        incremental, full = self.rows(), self.rows(copy)
+        return [
+            problem
+            for model in PER_USER_MODELS
+            if (
+                problem := difference(
+                    model, incremental[model], full[model], ("incremental", "full refresh")
+                )
+            )
+        ]
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path) -> Lakehouse:
+    built = Lakehouse(tmp_path)
+    with duckdb.connect(str(built.path)) as con:
+        generate_lakehouse(con, users=USERS, seed=SEED, end=WORLD_END)
+    built.dbt("seed", as_of=AS_OF)
+    return built
+
+
+# a raw privacy row; metadata as a MAP literal (a Python dict would bind as a struct)
+INSERT = (
+    "insert into raw.privacy_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "map(?::varchar[], ?::varchar[]))"
+)
+
+
+def _request_event(event_id: str, user_id: str, status: str, at: dt.datetime) -> tuple[Any, ...]:
+    return (
+        event_id,
+        user_id,
+        "gdpr_request",
+        "deletion",
+        status,
+        None,
+        "user",
+        at,
+        at,
+        ["request_id", "regulation"],
+        ["req_owner_test", "gdpr"],
+    )
+
+
+def test_r9_a_request_event_carrying_another_user_id_still_erases_the_owner(
+    lakehouse: Lakehouse,
+) -> None:
+    """R9: a request belongs to the user of its earliest event. A later event of
+    the request with another user_id changes the owner's erasure (R6, R17),
+    although the owner has no new event of their own."""
+    received = dt.datetime(2026, 10, 20, 9, 0)
+    lakehouse.execute(INSERT, *_request_event("evt_owner_1", "usr_0000001", "pending", received))
+    lakehouse.dbt("run", as_of=AS_OF)
+
+    verified = dt.datetime(2026, 11, 1, 12, 0)
+    lakehouse.execute(INSERT, *_request_event("evt_owner_2", "usr_0000002", "verified", verified))
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+    with duckdb.connect(str(lakehouse.path)) as con:
+        erased = con.execute(
+            "select count(*) from main.suppression_state "
+            "where user_id = 'usr_0000001' and suppression_kind = 'erasure'"
+        ).fetchone()
+    assert erased == (4,), "the owner is erased on every channel"
+
+
+def test_a_model_run_before_what_it_reads_catches_up_later(lakehouse: Lakehouse) -> None:
+    """A partial selection: new events are staged, a per-user mart is built from
+    an intermediate table that was not rebuilt yet, then everything runs. The
+    mart must end up as a full refresh gives it, not keep the stale rows."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    withdrawn = dt.datetime(2026, 11, 1, 8, 0)
+    lakehouse.execute(
+        INSERT,
+        "evt_partial_1",
+        "usr_0000003",
+        "consent",
+        "email_marketing",
+        "withdrawn",
+        "user_request",
+        "user",
+        withdrawn,
+        withdrawn,
+        [],
+        [],
+    )
+    lakehouse.dbt("run", "--select", "stg_privacy_events", as_of=AS_OF_NEXT)
+    lakehouse.dbt("run", "--select", "consent_state", as_of=AS_OF_NEXT)
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
+def test_a_seed_loaded_with_new_rows_recomputes_every_user(lakehouse: Lakehouse) -> None:
+    """The watermark's fingerprint holds the seeds' contents, not their files: a
+    seed changed in the warehouse recomputes every user on the next run."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    lakehouse.execute(
+        "update main.consent_purposes set default_expiry_days = 30 "
+        "where consent_type = 'email_marketing'"
+    )
+    lakehouse.dbt("run", as_of=AS_OF)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF) == []
