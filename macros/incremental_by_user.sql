@@ -141,8 +141,8 @@
     {%- endfor -%}
     {%- set query -%}
         select
-            strftime(least({{ as_of() }}, min(as_of)), '%Y-%m-%d %H:%M:%S.%f'),
-            strftime(least({{ run_started_timestamp() }}, min(staged_through)), '%Y-%m-%d %H:%M:%S.%f'),
+            {{ timestamp_text('least(' ~ as_of() ~ ', min(as_of))') }},
+            {{ timestamp_text('least(' ~ run_started_timestamp() ~ ', min(staged_through))') }},
             coalesce(string_agg(model_name || '=' || fingerprint, '|' order by model_name), ''),
             count(*)
         from {{ incremental_watermarks_relation() }}
@@ -181,8 +181,9 @@
 {#
     In an incremental run: works out the users to recompute (see the top of
     this file), writes them to the scope table and returns it; outside one,
-    none. `judged_again` queries may use the token __previous_as_of__ for the
-    as_of the stored rows were computed at.
+    none. `judged_again` queries may use the tokens __previous_as_of__ (the
+    as_of the stored rows were computed at) and __staged_through__ (the run
+    start they saw staging at).
 #}
 {% macro user_scope(judged_again=[]) -%}
     {#- compile, show, docs: no tables are written, the SQL shown reads everyone -#}
@@ -195,8 +196,8 @@
     {%- if adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier) -%}
         {%- set found -%}
             select
-                strftime(as_of, '%Y-%m-%d %H:%M:%S.%f'),
-                strftime(staged_through, '%Y-%m-%d %H:%M:%S.%f'),
+                {{ timestamp_text('as_of') }},
+                {{ timestamp_text('staged_through') }},
                 fingerprint,
                 as_of <= {{ as_of() }}
             from {{ watermarks }}

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,18 @@ def spark_build(
     return run_dbt(
         ["build", *DBT_VARS], target="spark", target_path=tmp_path_factory.mktemp("dbt-spark")
     )
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block and restored after it."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

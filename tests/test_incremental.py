@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ import duckdb
 import pytest
 from cio_privacy.generate import AppendSummary, append_events, generate_lakehouse
 
-from tests.conftest import AS_OF, SEED, USERS, WORLD_END, DbtResult, run_dbt
+from tests.conftest import AS_OF, SEED, USERS, WORLD_END, DbtResult, environment, run_dbt
 from tests.rows import difference, duckdb_select, model_relations, rows, spark_rows
 
 RAW_SCHEMA = "raw_incremental"
@@ -54,20 +52,6 @@ Query = Callable[[str], list[tuple[Any, ...]]]
 
 def _vars(as_of: str) -> list[str]:
     return ["--vars", json.dumps({"as_of": as_of, "raw_schema": RAW_SCHEMA})]
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass
@@ -163,7 +147,7 @@ def duckdb_replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
         with duckdb.connect(str(path)) as con:
             return con.execute(sql).fetchall()
 
-    with _environment(CIO_PRIVACY_DUCKDB_PATH=str(path)):
+    with environment(CIO_PRIVACY_DUCKDB_PATH=str(path)):
         return _replay(
             "local", tmp, with_raw, query, lambda relation: query(duckdb_select(relation))
         )
@@ -189,7 +173,7 @@ def spark_replay(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Replay
         return spark_rows(spark.table(relation.replace("`", "")))
 
     try:
-        with _environment(CIO_PRIVACY_SPARK_SCHEMA=SPARK_SCHEMA):
+        with environment(CIO_PRIVACY_SPARK_SCHEMA=SPARK_SCHEMA):
             return _replay("spark", tmp, with_raw, query, read_model)
     finally:
         con.close()

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ import duckdb
 import pytest
 from cio_privacy.generate import generate_lakehouse
 
-from tests.conftest import AS_OF, SEED, WORLD_END, run_dbt
+from tests.conftest import AS_OF, SEED, WORLD_END, environment, run_dbt
 from tests.rows import difference, rows
 
 USERS = 300
@@ -37,19 +34,6 @@ PER_USER_MODELS = {
 }
 
 
-@contextmanager
-def _database(path: Path) -> Iterator[None]:
-    previous = os.environ.get("CIO_PRIVACY_DUCKDB_PATH")
-    os.environ["CIO_PRIVACY_DUCKDB_PATH"] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("CIO_PRIVACY_DUCKDB_PATH", None)
-        else:
-            os.environ["CIO_PRIVACY_DUCKDB_PATH"] = previous
-
-
 class Lakehouse:
     """A DuckDB lakehouse of its own and the dbt runs made on it."""
 
@@ -60,7 +44,7 @@ class Lakehouse:
 
     def dbt(self, *args: str, as_of: str, path: Path | None = None) -> None:
         self.runs += 1
-        with _database(path or self.path):
+        with environment(CIO_PRIVACY_DUCKDB_PATH=str(path or self.path)):
             result = run_dbt(
                 [*args, "--vars", json.dumps({"as_of": as_of})],
                 target="local",
