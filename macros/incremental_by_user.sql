@@ -248,8 +248,8 @@
 {#
     A predicate: the user column names a user in the scope. Always true
     outside an incremental run and when every user is recomputed. A plain
-    IN, so that DuckDB filters before a view's projection (an OR here made
-    it read the consent proof of every event first: 7 s instead of 2).
+    IN, so that DuckDB filters before a view's projection (with an OR it
+    read the consent proof of every event before filtering).
     Rows without a user are always recomputed: pass unknown_user=true where
     the model has them.
 #}
