@@ -27,7 +27,6 @@ PER_USER_MODELS = {
     "int_consent_events": "main_intermediate",
     "int_suppression_signals": "main_intermediate",
     "int_suppression_transitions": "main_intermediate",
-    "consent_history": "main",
     "consent_state": "main",
     "suppression_state": "main",
     "privacy_audit_log": "main",

@@ -1,9 +1,9 @@
 {#
     R4, R5 (GDPR Art. 7): every accepted consent event with the expiry of its
-    grant and its place in the story of its (user, consent type), computed in
-    one window pass. consent_history, consent_state and the consent signals
-    of int_suppression_signals all read this table, so each consent rule
-    lives here once:
+    grant, its place in the story of its (user, consent type) and its proof,
+    computed in one window pass. consent_history (a view over this table),
+    consent_state and the consent signals of int_suppression_signals all read
+    it, so each consent rule lives here once:
     - expires_at: a grant's metadata['expires_at'], else the grant time plus
       the type's default_expiry_days (consent_purposes); null = never.
     - lapsed_at: when the grant's expiry falls before the next event (or at
@@ -30,7 +30,12 @@ consent_events as (
         event_subtype as consent_type,
         status,
         reason,
+        requested_by,
         consent_version,
+        consent_purpose,
+        collection_method,
+        ip_address,
+        user_agent,
         event_timestamp,
         processed_at,
         expires_at as stated_expires_at
@@ -124,7 +129,14 @@ final as (
         channel,
         status,
         reason,
+
+        -- the proof (Art. 7(1)), shown by consent_history
+        requested_by,
         consent_version,
+        consent_purpose,
+        collection_method,
+        ip_address,
+        user_agent,
 
         -- numbers
         cast(event_sequence as bigint) as event_sequence,

@@ -4,51 +4,19 @@
     that lapsed before anything else happened (int_consent_events.lapsed_at)
     is closed at its expiry and followed by an `expired` interval that
     carries the grant's proof. Withdrawals add intervals; nothing is deleted.
-    The proof (purpose, collection method, IP address, user agent) is read
-    from the event itself (int_privacy_events), so it is stored once here and
-    not in int_consent_events. Incremental by user on DuckDB
-    (macros/incremental_by_user.sql): the users with new events, and those
-    whose current grant's expiry as_of has now reached.
+
+    A view: int_consent_events holds every event with its proof, so the
+    history only reshapes stored rows (a projection and a union, no join and
+    no window); writing ten million intervals again would cost a full build
+    about as much as computing them.
 #}
-{{ config(**incremental_by_user_config()) }}
-{%- set scope = user_scope(judged_again=[
-    'select user_id from ' ~ this ~ " where is_current and status = 'granted' and expires_at <= " ~ as_of()
-]) %}
+{{ config(materialized='view') }}
 
 with
 
 consent_events as (
 
     select * from {{ ref('int_consent_events') }}
-    where {{ in_user_scope('user_id', scope) }}
-
-),
-
-proofs as (
-
-    select
-        event_id,
-        requested_by,
-        consent_purpose,
-        collection_method,
-        ip_address,
-        user_agent
-    from {{ ref('int_privacy_events') }}
-    where event_type = 'consent' and {{ in_user_scope('user_id', scope) }}
-
-),
-
-proven as (
-
-    select
-        consent_events.*,
-        proofs.requested_by,
-        proofs.consent_purpose,
-        proofs.collection_method,
-        proofs.ip_address,
-        proofs.user_agent
-    from consent_events
-    inner join proofs on consent_events.event_id = proofs.event_id
 
 ),
 
@@ -72,7 +40,7 @@ event_intervals as (
         event_timestamp as valid_from,
         coalesce(lapsed_at, next_event_at) as valid_to,
         expires_at
-    from proven
+    from consent_events
 
 ),
 
@@ -96,7 +64,7 @@ expiry_intervals as (
         lapsed_at as valid_from,
         next_event_at as valid_to,
         expires_at
-    from proven
+    from consent_events
     where lapsed_at is not null
 
 ),
