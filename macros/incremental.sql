@@ -20,7 +20,10 @@
     - DuckDB replaces by key (strategy `replace_keys` below): it recomputes all
       deliveries of the event_ids with a new delivery in a changed slice or a
       stored row to judge again, and deletes and inserts exactly those (rows
-      without a key, by time slice). A slice is a UTC day.
+      without a key, by time slice). A slice is a UTC day of the delivery
+      time (processed_at), not of the event's own time: a redelivery of an
+      old event lands in today's slice, so a daily batch changes a few
+      slices instead of one per day its redeliveries reach back to.
     - Spark (parquet: no delete, no merge) overwrites whole partitions, so it
       recomputes whole slices: a slice is a month (the `event_month`
       partition; daily partitions would make thousands of small files), and
@@ -60,10 +63,11 @@
     so that each engine gets its strategy (see the top of this file).
 
     by key: the model recomputes whole keys (all deliveries of an event, all
-    versions of a profile); by time slice: the model's rows map one to one to
-    raw rows, and it recomputes whole slices.
+    versions of a profile); on DuckDB its rows without a key are replaced by
+    slices of the delivery column. By time slice: the model's rows map one to
+    one to raw rows, and it recomputes whole slices.
 #}
-{% macro incremental_by_key_config(key_column, time_column, partition_column) -%}
+{% macro incremental_by_key_config(key_column, time_column, partition_column, delivery_column) -%}
     {%- if target.type == 'spark' -%}
         {%- do return({
             'incremental_strategy': 'insert_overwrite',
@@ -79,7 +83,7 @@
         {%- do return({
             'incremental_strategy': 'replace_keys',
             'unique_key': key_column,
-            'time_slice_column': time_column,
+            'time_slice_column': delivery_column,
         }) -%}
     {%- endif -%}
 {%- endmacro %}
@@ -166,7 +170,9 @@
     key_column           the event key, the same column in raw and model; the
                          model holds it cleaned as staging cleans ids:
                          nullif(trim(key), '')
-    delivery_column      what tells two deliveries of one key apart (processed_at)
+    delivery_column      what tells two deliveries of one key apart (processed_at),
+                         the same column and values in the model; on DuckDB
+                         also the time whose slices find new rows
     judged_again_where   predicate on the model's stored rows whose result may
                          differ in this run
 #}
@@ -179,14 +185,15 @@
 {#
     DuckDB: all deliveries of the keys with a new delivery (the count of raw
     rows per key and delivery time differs from the stored count, in the
-    changed slices) or with a stored row to judge again; rows without a key
-    by changed slice (a row without a key is judged on its own). Raw keys
+    slices of the delivery time whose counts changed) or with a stored row to
+    judge again; rows without a key by changed slice (a row without a key is
+    judged on its own, and its judgement does not depend on as_of). Raw keys
     are compared as they are and trimmed only where they start or end with a
     space: the same rows as comparing the cleaned key, without trimming
     eleven million of them.
 #}
 {% macro default__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
-    {%- set changed = changed_time_slices(source_relation, time_column) -%}
+    {%- set changed = changed_time_slices(source_relation, delivery_column) -%}
     {%- set cleaned_key = "nullif(trim(" ~ key_column ~ "), '')" -%}
     with
 
@@ -200,7 +207,7 @@
                 1 as raw_rows,
                 0 as stored_rows
             from {{ source_relation }}
-            where {{ time_slice_filter(time_column, changed) }}
+            where {{ time_slice_filter(delivery_column, changed) }}
             union all
             select
                 {{ key_column }} as event_key,
@@ -208,7 +215,7 @@
                 0 as raw_rows,
                 1 as stored_rows
             from {{ this }}
-            where {{ time_slice_filter(time_column, changed) }}
+            where {{ time_slice_filter(delivery_column, changed) }}
         ) as deliveries
         group by event_key, delivered_at
         having sum(raw_rows) != sum(stored_rows)
@@ -233,7 +240,7 @@
             or {{ key_column }} = ''
             or ({{ key_column }} like ' %' and trim({{ key_column }}) = '')
         )
-        and {{ time_slice_filter(time_column, changed) }}
+        and {{ time_slice_filter(delivery_column, changed) }}
 {%- endmacro %}
 
 {#

@@ -145,13 +145,15 @@ identify_payloads as (
         users.user_id,
         retention.deletion_strategy,
         retention.policy_id,
-        '{'
-        || {{ privacy_traits_json(channels, consent_types, topic_prefix) }}
-        || coalesce(',' || rectified.members, '')
-        || {{ retention_traits_json(
-            'retention.deletion_strategy', 'retention.retention_expires_at', pii_traits, pseudonymized_traits
-        ) }}
-        || '}' as payload
+        concat(
+            '{',
+            {{ privacy_traits_json(channels, consent_types, topic_prefix) }},
+            coalesce(',' || rectified.members, ''),
+            {{ retention_traits_json(
+                'retention.deletion_strategy', 'retention.retention_expires_at', pii_traits, pseudonymized_traits
+            ) }},
+            '}'
+        ) as payload
     from users
     cross join topics
     left join consents on users.user_id = consents.user_id

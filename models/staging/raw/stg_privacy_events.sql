@@ -16,7 +16,8 @@
     materialized='incremental',
     on_schema_change='fail',
     **incremental_by_key_config(
-        key_column='event_id', time_column='event_timestamp', partition_column='event_month'
+        key_column='event_id', time_column='event_timestamp', partition_column='event_month',
+        delivery_column='processed_at'
     )
 ) }}
 {%- set vocabulary = privacy_vocabulary() -%}
