@@ -41,7 +41,9 @@
 
 with
 
-source as (
+-- the rows to stage: copied once when few (an incremental run), read again
+-- by each reader below when they are the whole raw table (macros/cte_hints.sql)
+source as {{ materialized_cte() if is_incremental() else inlined_cte() }} (
 
     {% if is_incremental() -%}
         {{ rebuilt_source(
@@ -57,12 +59,28 @@ source as (
 
 ),
 
-cleaned as (
+-- R1: only event_ids delivered more than once need ranking; ranking the
+-- few of them instead of every row keeps the full build to one pass
+redelivered as {{ materialized_cte() }} (
+
+    select nullif(trim(event_id), '') as event_id
+    from source
+    where nullif(trim(event_id), '') is not null
+    group by 1
+    having count(*) > 1
+
+),
+
+cleaned as {{ inlined_cte() }} (
 
     select
         -- ids
         nullif(trim(event_id), '') as event_id,
         nullif(trim(user_id), '') as user_id,
+        -- R1: ranked below with the other deliveries of its event_id
+        coalesce(
+            nullif(trim(event_id), '') in (select event_id from redelivered), false
+        ) as is_redelivered,
 
         -- strings
         lower(nullif(trim(event_type), '')) as event_type,
@@ -94,7 +112,7 @@ cleaned as (
 
 ),
 
-typed as (
+typed as {{ inlined_cte() }} (
 
     select
         *,
@@ -109,25 +127,13 @@ typed as (
 
 ),
 
--- R1: only event_ids delivered more than once need ranking; ranking the
--- few of them instead of every row keeps the full build to one pass
-redelivered as (
-
-    select event_id
-    from typed
-    where event_id is not null
-    group by event_id
-    having count(*) > 1
-
-),
-
 deduplicated as (
 
     select
         *,
         1 as delivery_rank
     from typed
-    where event_id is null or event_id not in (select event_id from redelivered)
+    where not is_redelivered
 
     union all
 
@@ -142,7 +148,7 @@ deduplicated as (
                 reason asc, requested_by asc
         ) as delivery_rank
     from typed
-    where event_id in (select event_id from redelivered)
+    where is_redelivered
 
 ),
 
