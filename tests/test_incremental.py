@@ -236,7 +236,6 @@ def test_per_user_models_recomputed_only_the_users_in_scope(duckdb_replay: Repla
             "int_suppression_signals",
             "int_suppression_transitions",
             "suppression_state",
-            "privacy_audit_log",
         }
         for node in per_user:
             assert f"{node.name}__user_scope" in str(node.compiled_code), node.name

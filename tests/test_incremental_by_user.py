@@ -29,7 +29,6 @@ PER_USER_MODELS = {
     "int_suppression_transitions": "main_intermediate",
     "consent_state": "main",
     "suppression_state": "main",
-    "privacy_audit_log": "main",
 }
 
 

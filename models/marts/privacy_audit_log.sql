@@ -12,18 +12,12 @@
     (consent proof with IP and user agent stays in consent_history).
     `action` and `source` are the contract's names, although SQL keywords.
 
-    Incremental by user on DuckDB (macros/incremental_by_user.sql): the
-    users with privacy rows staged since the last run or events that as_of
-    has now reached, and the users with an acknowledgement stamped since the
-    last as_of. The connector commits an acknowledgement within moments of
-    its acked_at; a day's margin covers one committed after a dbt run had
-    already read the table.
+    A view: every row is a projection of one stored row (an accepted or
+    quarantined privacy row, an acknowledgement), so the log can never
+    disagree with what it records, a read for one user reads that user's
+    rows, and a build writes no second copy of eleven million events.
 #}
-{{ config(**incremental_by_user_config()) }}
-{%- set scope = user_scope(judged_again=[
-    'select user_id from ' ~ ref('stg_customerio_acks') ~ ' where acked_at > '
-    ~ timestamp_add('hour', -24, '__previous_as_of__') ~ ' and acked_at <= ' ~ as_of()
-]) %}
+{{ config(materialized='view') }}
 
 with
 
@@ -46,7 +40,6 @@ privacy_events as (
         collection_method,
         event_timestamp
     from {{ ref('int_privacy_events') }}
-    where {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -106,7 +99,6 @@ quarantined as (
             order by event_id
         ) as occurrence
     from {{ ref('privacy_events_rejected') }}
-    where {{ in_user_scope('user_id', scope, unknown_user=true) }}
 
 ),
 
@@ -133,7 +125,7 @@ quarantine_entries as (
 acks as (
 
     select * from {{ ref('stg_customerio_acks') }}
-    where acked_at <= {{ as_of() }} and {{ in_user_scope('user_id', scope, unknown_user=true) }}
+    where acked_at <= {{ as_of() }}
 
 ),
 
