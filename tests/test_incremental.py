@@ -232,7 +232,6 @@ def test_per_user_models_recomputed_only_the_users_in_scope(duckdb_replay: Repla
         ]
         assert {node.name for node in per_user} >= {
             "int_consent_events",
-            "consent_state",
             "int_suppression_signals",
             "int_suppression_transitions",
             "suppression_state",

@@ -27,7 +27,6 @@ PER_USER_MODELS = {
     "int_consent_events": "main_intermediate",
     "int_suppression_signals": "main_intermediate",
     "int_suppression_transitions": "main_intermediate",
-    "consent_state": "main",
     "suppression_state": "main",
 }
 
@@ -136,9 +135,10 @@ def test_r9_a_request_event_carrying_another_user_id_still_erases_the_owner(
 
 
 def test_a_model_run_before_what_it_reads_catches_up_later(lakehouse: Lakehouse) -> None:
-    """A partial selection: new events are staged, a per-user mart is built from
-    an intermediate table that was not rebuilt yet, then everything runs. The
-    mart must end up as a full refresh gives it, not keep the stale rows."""
+    """A partial selection: new events are staged, a per-user model is built from
+    a table that was not rebuilt yet (the signals from int_consent_events), then
+    everything runs. It must end up as a full refresh gives it, not keep the
+    stale rows."""
     lakehouse.dbt("run", as_of=AS_OF)
     withdrawn = dt.datetime(2026, 11, 1, 8, 0)
     lakehouse.execute(
@@ -156,7 +156,7 @@ def test_a_model_run_before_what_it_reads_catches_up_later(lakehouse: Lakehouse)
         [],
     )
     lakehouse.dbt("run", "--select", "stg_privacy_events", as_of=AS_OF_NEXT)
-    lakehouse.dbt("run", "--select", "consent_state", as_of=AS_OF_NEXT)
+    lakehouse.dbt("run", "--select", "int_suppression_signals", as_of=AS_OF_NEXT)
     lakehouse.dbt("run", as_of=AS_OF_NEXT)
 
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []

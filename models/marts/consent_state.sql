@@ -3,26 +3,17 @@
     type they have an event for: the status of the latest event (R3 order),
     except that a grant whose expiry is at or before as_of is `expired`.
     `pending` is not consent. It is the current interval of consent_history.
-    Incremental by user on DuckDB (macros/incremental_by_user.sql): the users
-    with new events, and those whose grant's expiry as_of has now reached.
+    A view: int_consent_events holds the latest event of every (user,
+    consent type) with its lapse, so the state is a filter and a projection
+    of stored rows.
 #}
-{{ config(**incremental_by_user_config()) }}
-{%- set scope = user_scope(judged_again=[
-    'select user_id from ' ~ this ~ " where status = 'granted' and expires_at <= " ~ as_of()
-]) %}
+{{ config(materialized='view') }}
 
 with
 
-consent_events as (
-
-    select * from {{ ref('int_consent_events') }}
-    where {{ in_user_scope('user_id', scope) }}
-
-),
-
 latest as (
 
-    select * from consent_events
+    select * from {{ ref('int_consent_events') }}
     where is_latest
 
 ),
