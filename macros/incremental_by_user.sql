@@ -250,14 +250,10 @@
     outside an incremental run and when every user is recomputed. A plain
     IN, so that DuckDB filters before a view's projection (with an OR it
     read the consent proof of every event before filtering).
-    Rows without a user are always recomputed: pass unknown_user=true where
-    the model has them.
 #}
-{% macro in_user_scope(column, scope, unknown_user=false) -%}
+{% macro in_user_scope(column, scope) -%}
     {%- if scope is none or scope.every_user -%}
         (1 = 1)
-    {%- elif unknown_user -%}
-        ({{ column }} in (select user_id from {{ scope.relation }}) or {{ column }} is null)
     {%- else -%}
         ({{ column }} in (select user_id from {{ scope.relation }}))
     {%- endif -%}
