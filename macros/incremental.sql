@@ -187,10 +187,10 @@
     rows per key and delivery time differs from the stored count, in the
     slices of the delivery time whose counts changed) or with a stored row to
     judge again; rows without a key by changed slice (a row without a key is
-    judged on its own, and its judgement does not depend on as_of). Raw keys
-    are compared as they are and trimmed only where they start or end with a
-    space: the same rows as comparing the cleaned key, without trimming
-    eleven million of them.
+    judged on its own, and its judgement does not depend on as_of). A raw key
+    that its cleaning leaves as it is is looked up as it is; the others
+    (padded with any character trim() strips, U+3000 and no-break spaces as
+    well as spaces) are looked up cleaned, as staging cleans them.
 #}
 {% macro default__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
     {%- set changed = changed_time_slices(source_relation, delivery_column) -%}
@@ -230,17 +230,13 @@
     union all
     select * from {{ source_relation }}
     where
-        ({{ key_column }} like ' %' or {{ key_column }} like '% ')
+        {{ key_column }} != trim({{ key_column }})
         and {{ cleaned_key }} in (select event_key from keys_to_rebuild)
     union all
     select * from {{ source_relation }}
     where
-        (
-            {{ key_column }} is null
-            or {{ key_column }} = ''
-            or ({{ key_column }} like ' %' and trim({{ key_column }}) = '')
-        )
-        and {{ time_slice_filter(delivery_column, changed) }}
+        {{ time_slice_filter(delivery_column, changed) }}
+        and {{ cleaned_key }} is null
 {%- endmacro %}
 
 {#

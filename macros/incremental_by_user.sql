@@ -1,7 +1,7 @@
 {#
     Incremental models of per-user state (DuckDB).
 
-    A model of per-user state (consent, suppression, audit trail) is a
+    A model of per-user state (consent, suppression) is a
     function of each user's own events (and of the requests they own, R9),
     so an incremental run recomputes the users whose result may differ from
     the last run and replaces all their rows; every other user's rows are
@@ -17,8 +17,8 @@
        stored rows whose as_of-dependent result may have changed, or the
        owners of requests with a new event).
 
-    Rows without a user (quarantined rows of the audit log) are recomputed on
-    every run; they are few. Every user is recomputed when the model has no
+    Rows without a user would be replaced on every run (no per-user model
+    has any today; the rule keeps one that gains some correct). Every user is recomputed when the model has no
     watermark yet, when as_of moved back (a replay), or when the fingerprint
     changed (incremental_lineage below).
 

@@ -173,3 +173,41 @@ def test_a_seed_loaded_with_new_rows_recomputes_every_user(lakehouse: Lakehouse)
     lakehouse.dbt("run", as_of=AS_OF)
 
     assert lakehouse.differences_from_a_full_refresh(AS_OF) == []
+
+
+def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakehouse) -> None:
+    """R1, R2: staging cleans event_ids with trim(), which on DuckDB strips
+    U+3000 and no-break spaces as well as spaces. An incremental run must find
+    raw rows padded that way (a key, and a key that is nothing else) as a full
+    refresh does: found in review, where they were never staged."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    granted = dt.datetime(2026, 11, 1, 9, 0)
+    for event_id in ("\u3000evt_padded_1\u00a0", "\u3000"):
+        lakehouse.execute(
+            INSERT,
+            event_id,
+            "usr_0000003",
+            "consent",
+            "sms_marketing",
+            "granted",
+            "user_request",
+            "user",
+            granted,
+            granted,
+            ["version"],
+            ["v9"],
+        )
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    with duckdb.connect(str(lakehouse.path)) as con:
+        raw, staged = con.execute(
+            "select (select count(*) from raw.privacy_events), "
+            "(select count(*) from main_staging.stg_privacy_events)"
+        ).fetchone()
+        padded = con.execute(
+            "select disposition from main_staging.stg_privacy_events "
+            "where event_id = 'evt_padded_1'"
+        ).fetchall()
+    assert staged == raw, "every raw row is staged once"
+    assert padded == [("accepted",)]
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
