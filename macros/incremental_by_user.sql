@@ -1,9 +1,9 @@
 {#
     Incremental models of per-user state (DuckDB).
 
-    A model of per-user state (consent, suppression) is a
-    function of each user's own events (and of the requests they own, R9),
-    so an incremental run recomputes the users whose result may differ from
+    A model of per-user state (consent, suppression) is a function of each
+    user's own events (and of the requests they own, R9), so an incremental
+    run recomputes the users whose result may differ from
     the last run and replaces all their rows; every other user's rows are
     left as they are. Inside what is recomputed nothing differs from a full
     refresh. A user is recomputed when
@@ -17,9 +17,8 @@
        stored rows whose as_of-dependent result may have changed, or the
        owners of requests with a new event).
 
-    Rows without a user would be replaced on every run (no per-user model
-    has any today; the rule keeps one that gains some correct). Every user is recomputed when the model has no
-    watermark yet, when as_of moved back (a replay), or when the fingerprint
+    Every row has a user (each per-user model tests user_id not null).
+    Every user is recomputed when the model has no watermark yet, when as_of moved back (a replay), or when the fingerprint
     changed (incremental_lineage below).
 
     The watermark of every table model (incremental_watermarks in the target
@@ -89,9 +88,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro user_scope_relation() -%}
+{% macro user_scope_relation(relation=this) -%}
     {{ return(api.Relation.create(
-        database=this.database, schema=this.schema, identifier=this.identifier ~ '__user_scope'
+        database=relation.database, schema=relation.schema, identifier=relation.identifier ~ '__user_scope'
     )) }}
 {%- endmacro %}
 
@@ -261,18 +260,14 @@
 
 {#
     Incremental strategy `replace_users` (DuckDB): every stored row of a
-    user in the scope, and every row without a user, is replaced by the new
-    rows (which hold only those); the scope table is dropped.
+    user in the scope is replaced by the new rows (which hold only those
+    users); the scope table is dropped.
 #}
 {% macro get_incremental_replace_users_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set temp_relation = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
-    {%- set scope = api.Relation.create(
-        database=target_relation.database,
-        schema=target_relation.schema,
-        identifier=target_relation.identifier ~ '__user_scope',
-    ) -%}
+    {%- set scope = user_scope_relation(target_relation) -%}
     {%- set every_user = run_query('select coalesce(bool_or(every_user), false) from ' ~ scope).rows[0][0] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {% if every_user -%}
@@ -280,9 +275,6 @@
     {%- else -%}
         delete from {{ target_relation }}
         where {{ key }} in (select user_id from {{ scope }});
-
-        delete from {{ target_relation }}
-        where {{ key }} is null;
     {%- endif %}
 
     insert into {{ target_relation }} ({{ columns }})
