@@ -225,18 +225,18 @@
         where {{ judged_again_where }}
     )
 
-    select * from {{ source_relation }}
-    where {{ key_column }} in (select event_key from keys_to_rebuild)
-    union all
+    -- one scan of the raw table (three disjoint conditions)
     select * from {{ source_relation }}
     where
-        {{ key_column }} != trim({{ key_column }})
-        and {{ cleaned_key }} in (select event_key from keys_to_rebuild)
-    union all
-    select * from {{ source_relation }}
-    where
-        {{ time_slice_filter(delivery_column, changed) }}
-        and {{ cleaned_key }} is null
+        {{ key_column }} in (select event_key from keys_to_rebuild)
+        or (
+            {{ key_column }} != trim({{ key_column }})
+            and {{ cleaned_key }} in (select event_key from keys_to_rebuild)
+        )
+        or (
+            {{ time_slice_filter(delivery_column, changed) }}
+            and {{ cleaned_key }} is null
+        )
 {%- endmacro %}
 
 {#

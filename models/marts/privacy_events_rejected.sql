@@ -2,7 +2,12 @@
     R2 quarantine: every raw privacy row that cannot be trusted, with the one
     reason it was refused. These rows never change any state. Values are
     shown as staging cleaned them (trimmed, vocabulary lower-cased).
+
+    A view, like privacy_audit_log: each row is a projection of one stored
+    staging row, so the quarantine cannot disagree with staging, and a build
+    does not write the rejected rows a second time.
 #}
+{{ config(materialized='view') }}
 with
 
 staged as (
