@@ -20,7 +20,7 @@ help:
 	@echo "make test            everything CI checks: lint, DuckDB build + data tests, Spark build, parity, pytest"
 	@echo "make lint            ruff, mypy (connector), sqlfluff (models)"
 	@echo "make bench-generate  time the generator at $(BENCH_USERS) users; writes bench/RESULTS.md"
-	@echo "make bench-models    time full and incremental dbt builds at $(BENCH_USERS) users; writes bench/RESULTS.md"
+	@echo "make bench-models    time full and incremental dbt builds at $(BENCH_USERS) users (3 rounds, medians); writes bench/RESULTS.md"
 	@echo "make bench-sync      sync $(BENCH_ACTIONS) actions to the sandbox, against the official library; writes bench/RESULTS.md"
 
 $(STAMP): requirements.lock pyproject.toml
