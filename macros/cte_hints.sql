@@ -10,23 +10,9 @@
     for a small result that is expensive to compute.
 #}
 {% macro inlined_cte() -%}
-    {{ return(adapter.dispatch('inlined_cte', 'customerio_privacy')()) }}
-{%- endmacro %}
-
-{% macro default__inlined_cte() -%}
-{%- endmacro %}
-
-{% macro duckdb__inlined_cte() -%}
-    not materialized
+    {{ 'not materialized' if target.type == 'duckdb' else '' }}
 {%- endmacro %}
 
 {% macro materialized_cte() -%}
-    {{ return(adapter.dispatch('materialized_cte', 'customerio_privacy')()) }}
-{%- endmacro %}
-
-{% macro default__materialized_cte() -%}
-{%- endmacro %}
-
-{% macro duckdb__materialized_cte() -%}
-    materialized
+    {{ 'materialized' if target.type == 'duckdb' else '' }}
 {%- endmacro %}

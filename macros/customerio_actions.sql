@@ -118,9 +118,9 @@
     R19: the privacy traits of an identify as JSON object members, written
     as the arguments of one concat() (none of them null: one concatenation
     per payload instead of one per piece), in a fixed order: unsubscribed,
-    then per channel <channel>_suppressed and <channel>_suppression_reason, per consent type consent_<type>, then the
-    subscription topic of each mapped consent type (true only when granted
-    and not expired). Reads the pivoted columns of customerio_actions
+    then per channel <channel>_suppressed and <channel>_suppression_reason,
+    per consent type consent_<type>, then the subscription topic of each
+    mapped consent type (true only when granted and not expired). Reads the pivoted columns of customerio_actions
     (users.<channel>_suppressed / _reason, consents.<type>_status /
     _granted, topics.<type>_topic).
 #}

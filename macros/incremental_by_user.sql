@@ -18,8 +18,9 @@
        owners of requests with a new event).
 
     Every row has a user (each per-user model tests user_id not null).
-    Every user is recomputed when the model has no watermark yet, when as_of moved back (a replay), or when the fingerprint
-    changed (incremental_lineage below).
+    Every user is recomputed when the model has no watermark yet, when as_of
+    moved back (a replay), or when the fingerprint changed
+    (incremental_lineage below).
 
     The watermark of every table model (incremental_watermarks in the target
     schema: what it was built from) is written by a post-hook in the model's
