@@ -17,10 +17,20 @@
        stored rows whose as_of-dependent result may have changed, or the
        owners of requests with a new event).
 
+    4. a per-user model it reads recomputed them since (`changed_upstream`:
+       every run of a per-user model writes the users it recomputed to
+       `incremental_user_changes`, or a row without a user when it
+       recomputed everyone), or
+    5. one of its small inputs changed for them (`input_digests`: a query of
+       (user_id, input, digest) rows; the model keeps the digests it was
+       built from in `<model>__inputs` and recomputes the users in the
+       symmetric difference).
+
     Every row has a user (each per-user model tests user_id not null).
     Every user is recomputed when the model has no watermark yet, when as_of
-    moved back (a replay), or when the fingerprint changed
-    (incremental_lineage below).
+    moved back (a replay), when the fingerprint changed
+    (incremental_lineage below), when a model in `changed_upstream`
+    recomputed everyone since, or when the input digests are missing.
 
     The watermark of every table model (incremental_watermarks in the target
     schema: what it was built from) is written by a post-hook in the model's
@@ -85,8 +95,26 @@
         create schema if not exists {{ watermarks.include(identifier=false) }};
         create table if not exists {{ watermarks }} (
             model_name varchar, as_of timestamp, staged_through timestamp, fingerprint varchar
-        )
+        );
+        create table if not exists {{ user_changes_relation() }} (
+            model_name varchar, user_id varchar, changed_at timestamp
+        );
+        {#- what every model has read already: older than the oldest watermark -#}
+        delete from {{ user_changes_relation() }}
+        where changed_at <= (select min(staged_through) from {{ watermarks }})
     {%- endif -%}
+{%- endmacro %}
+
+{# The users each per-user model recomputed, by run (DuckDB), beside the watermarks. #}
+{% macro user_changes_relation() -%}
+    {{ return(incremental_watermarks_relation().incorporate(path={'identifier': 'incremental_user_changes'})) }}
+{%- endmacro %}
+
+{# The input digests a model was built from (`inputs`) and those of the build under way (`inputs_next`). #}
+{% macro input_digests_relation(suffix, relation=this) -%}
+    {{ return(api.Relation.create(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier ~ '__' ~ suffix
+    )) }}
 {%- endmacro %}
 
 {% macro user_scope_relation(relation=this) -%}
@@ -183,11 +211,27 @@
     this file), writes them to the scope table and returns it; outside one,
     none. `judged_again` queries may use the tokens __previous_as_of__ (the
     as_of the stored rows were computed at) and __staged_through__ (the run
-    start they saw staging at).
+    start they saw staging at). A build of every user is written to the
+    change log here, before the model runs (a failed build then only costs
+    its readers a wider next run); a build of some users is written by
+    replace_users, in the model's transaction.
 #}
-{% macro user_scope(judged_again=[]) -%}
-    {#- compile, show, docs: no tables are written, the SQL shown reads everyone -#}
-    {%- if not execute or not is_incremental() or flags.WHICH not in ['run', 'build', 'retry'] -%}
+{% macro user_scope(judged_again=[], changed_upstream=[], input_digests=none) -%}
+    {#- compile, show, docs, unit tests, other engines: no tables are written,
+        the SQL reads everyone -#}
+    {%- if (
+        not execute or target.type != 'duckdb' or flags.WHICH not in ['run', 'build', 'retry']
+        or model.resource_type != 'model'
+    ) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if input_digests is not none -%}
+        {%- do run_query(
+            'create or replace table ' ~ input_digests_relation('inputs_next') ~ ' as ' ~ input_digests
+        ) -%}
+    {%- endif -%}
+    {%- if not is_incremental() -%}
+        {%- do run_query(log_users_recomputed('select cast(null as varchar) as user_id')) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set scope = user_scope_relation() -%}
@@ -211,6 +255,23 @@
     {%- set every_user = (
         mark is none or not mark[3] or not lineage.complete or mark[2] != lineage.fingerprint
     ) -%}
+    {%- if not every_user and changed_upstream -%}
+        {%- set upstream_changes -%}
+            select user_id from {{ user_changes_relation() }}
+            where
+                model_name in ('{{ changed_upstream | join("', '") }}')
+                and changed_at > cast('{{ mark[1] }}' as timestamp)
+        {%- endset -%}
+        {%- set every_user = run_query(
+            'select count(*) from (' ~ upstream_changes ~ ') as changes where user_id is null'
+        ).rows[0][0] > 0 -%}
+    {%- endif -%}
+    {%- if not every_user and input_digests is not none -%}
+        {%- set kept = input_digests_relation('inputs') -%}
+        {%- set every_user = not adapter.get_relation(
+            database=kept.database, schema=kept.schema, identifier=kept.identifier
+        ) -%}
+    {%- endif -%}
 
     {%- set query -%}
         create or replace table {{ scope }} as
@@ -236,6 +297,19 @@
                             | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
                     ) as judged_again_{{ loop.index }}
                 {% endfor %}
+                {% if changed_upstream %}
+                    union all
+                    {{ upstream_changes }}
+                {% endif %}
+                {% if input_digests is not none %}
+                    {%- set next = input_digests_relation('inputs_next') %}
+                    union all
+                    select user_id from (
+                        (select * from {{ next }} except select * from {{ kept }})
+                        union all
+                        (select * from {{ kept }} except select * from {{ next }})
+                    ) as changed_inputs
+                {% endif %}
             ) as changed
             where user_id is not null
         {%- endif %}
@@ -243,6 +317,25 @@
     {%- do run_query(query) -%}
     {{ log(this ~ ': recomputing ' ~ ('every user' if every_user else 'the users in ' ~ scope), info=false) }}
     {{ return({'relation': scope, 'every_user': every_user}) }}
+{%- endmacro %}
+
+{# The users in `users_query` (null: every user) were recomputed by this run of the model. #}
+{% macro log_users_recomputed(users_query) -%}
+    insert into {{ user_changes_relation() }}
+    select distinct '{{ this.identifier }}', user_id, {{ run_started_timestamp() }}
+    from ({{ users_query }}) as recomputed
+{%- endmacro %}
+
+{#
+    Post-hook of a model built with input_digests: the digests of this
+    build become those the next run compares with. Nothing elsewhere.
+#}
+{% macro keep_input_digests() -%}
+    {%- if execute and target.type == 'duckdb' -%}
+        {%- set kept = input_digests_relation('inputs') -%}
+        drop table if exists {{ kept }};
+        alter table {{ input_digests_relation('inputs_next') }} rename to {{ kept.identifier }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -262,7 +355,7 @@
 {#
     Incremental strategy `replace_users` (DuckDB): every stored row of a
     user in the scope is replaced by the new rows (which hold only those
-    users); the scope table is dropped.
+    users); the users go to the change log and the scope table is dropped.
 #}
 {% macro get_incremental_replace_users_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
@@ -280,6 +373,10 @@
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ temp_relation }};
+
+    {{ log_users_recomputed(
+        'select case when every_user then null else user_id end as user_id from ' ~ scope
+    ) }};
 
     drop table if exists {{ scope }}
 {%- endmacro %}

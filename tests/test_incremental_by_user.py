@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 from cio_privacy.generate import generate_lakehouse
+from cio_privacy.warehouse import create_ledger_tables
 
 from tests.conftest import AS_OF, SEED, WORLD_END, environment, run_dbt
 from tests.rows import difference, rows
@@ -28,6 +29,8 @@ PER_USER_MODELS = {
     "int_suppression_signals": "main_intermediate",
     "int_suppression_transitions": "main_intermediate",
     "suppression_state": "main",
+    "int_opt_outs": "main_intermediate",
+    "int_pending_actions": "main_intermediate",
 }
 
 
@@ -211,3 +214,104 @@ def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakeho
     assert staged == raw, "every raw row is staged once"
     assert padded == [("accepted",)]
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
+def _pending(lakehouse: Lakehouse, user_ids: list[str]) -> set[tuple[str, str]]:
+    with duckdb.connect(str(lakehouse.path)) as con:
+        found = con.execute(
+            "select user_id, action_type from main.customerio_actions where user_id in "
+            "(select unnest(?::varchar[]))",
+            [user_ids],
+        ).fetchall()
+    return set(found)
+
+
+def test_r21_r22_acknowledgements_written_between_runs_and_forgotten_ones(
+    lakehouse: Lakehouse,
+) -> None:
+    """R8, R21, R22: int_pending_actions and int_opt_outs see a sync's
+    acknowledgements although no privacy event of those users is new: one
+    acked after the last as_of, one rejected, and one acked before the last
+    as_of but written after that run (a sync that overlapped it).
+    Acknowledgements forgotten later make the action pending again."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    with duckdb.connect(str(lakehouse.path)) as con:
+        chosen = con.execute(
+            # users with an opt-out not yet delivered: the identify carries it (R8)
+            "select action_id, user_id, action_type, payload from main.customerio_actions "
+            "where action_type = 'identify' and user_id in ("
+            "  select user_id from main_intermediate.int_opt_outs"
+            "  where not is_delivered and not is_erasure and opted_out_at < cast(? as timestamp)"
+            ") order by user_id limit 3",
+            [AS_OF],
+        ).fetchall()
+        create_ledger_tables(con, "raw")
+    assert len(chosen) == 3
+    last_as_of = dt.datetime.fromisoformat(AS_OF)
+    acked = [
+        ("delivered", 200, last_as_of + dt.timedelta(hours=1)),
+        ("rejected", 400, last_as_of + dt.timedelta(hours=2)),
+        ("delivered", 200, last_as_of - dt.timedelta(hours=1)),
+    ]
+    for (action_id, user_id, action_type, payload), (status, http, at) in zip(
+        chosen, acked, strict=True
+    ):
+        lakehouse.execute(
+            "insert into raw.customerio_acks values (?, 'run_1', ?, ?, ?, ?, ?, null, 1, ?, ?)",
+            action_id,
+            user_id,
+            action_type,
+            payload,
+            status,
+            http,
+            at,
+            at,
+        )
+    users = [row[1] for row in chosen]
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+    assert _pending(lakehouse, users) == set(), "delivered and rejected actions are not pending"
+    with duckdb.connect(str(lakehouse.path)) as con:
+        delivered = con.execute(
+            "select distinct user_id from main_intermediate.int_opt_outs "
+            "where is_delivered and user_id in (?, ?)",
+            [users[0], users[2]],
+        ).fetchall()
+    assert sorted(delivered) == [(users[0],), (users[2],)], "R8: the opt-outs were delivered"
+
+    lakehouse.execute("delete from raw.customerio_acks where user_id = ?", users[2])
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+    assert _pending(lakehouse, users) == {(users[2], "identify")}
+
+
+def test_r18_a_profile_policy_falling_due_as_of_moves_on(lakehouse: Lakehouse) -> None:
+    """R15, R18: a profile's retention falls due only because as_of passed its
+    expiry; no event of that user is new. Its retention identify (or deletion)
+    is pending after the next incremental run, as after a full refresh."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    with duckdb.connect(str(lakehouse.path)) as con:
+        found = con.execute(
+            "select user_id, retention_expires_at from main.retention_candidates "
+            "where data_category = 'profile' and not is_due and exclusion_reason is null "
+            "and retention_expires_at > cast(? as timestamp) "
+            "order by retention_expires_at, user_id limit 1",
+            [AS_OF],
+        ).fetchone()
+    assert found is not None, "no profile falls due after the first as_of"
+    user_id, expires_at = found
+    later = (expires_at + dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+    lakehouse.dbt("run", as_of=later)
+
+    assert lakehouse.differences_from_a_full_refresh(later) == []
+    with duckdb.connect(str(lakehouse.path)) as con:
+        reasons = con.execute(
+            "select reason from main.customerio_actions where user_id = ?", [user_id]
+        ).fetchall()
+    assert {reason for (reason,) in reasons} & {
+        "retention_anonymize",
+        "retention_hard_delete",
+        "retention_pseudonymize",
+    }

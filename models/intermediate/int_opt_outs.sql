@@ -11,15 +11,38 @@
     true`, or a suppress_person (which carries every channel, and is the
     only update that carries an erasure).
 #}
-{{ config(materialized='table') }}
+{{ config(post_hook=["{{ keep_input_digests() }}"], **incremental_by_user_config()) }}
 
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
+{%- set delivered_updates = (
+    "status = 'delivered' and action_type in ('identify', 'suppress_person') and acked_at <= "
+    ~ as_of()
+) -%}
+{#-
+    Incremental by user (macros/incremental_by_user.sql): besides users with
+    new privacy events, the users int_suppression_transitions recomputed
+    since, those whose delivered updates visible at as_of differ from
+    those this table was built from (per-user digests), and those whose
+    two days ran out since the last as_of.
+-#}
+{%- set scope = user_scope(
+    changed_upstream=['int_suppression_transitions'],
+    input_digests=(
+        "select user_id, 'acknowledgement' as input, count(*) as input_rows,"
+        ~ " sum(hash(action_type, payload, acked_at)) as digest"
+        ~ " from " ~ ref('stg_customerio_acks') ~ " where " ~ delivered_updates ~ " group by user_id"
+    ),
+    judged_again=[
+        'select user_id from ' ~ this ~ ' where not is_2_day_outcome_known and two_day_limit_at <= ' ~ as_of()
+    ],
+) %}
 
 with
 
 transitions as (
 
     select * from {{ ref('int_suppression_transitions') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -66,10 +89,7 @@ delivered_updates as (
             ) = 'true' as carries_{{ channel }}_suppressed{% if not loop.last %},{% endif %}
         {% endfor %}
     from {{ ref('stg_customerio_acks') }}
-    where
-        status = 'delivered'
-        and action_type in ('identify', 'suppress_person')
-        and acked_at <= {{ as_of() }}
+    where {{ delivered_updates }} and {{ in_user_scope('user_id', scope) }}
 
 ),
 
