@@ -22,9 +22,10 @@
        `incremental_user_changes`, or a row without a user when it
        recomputed everyone), or
     5. one of its small inputs changed for them (`input_digests`: a query of
-       (user_id, input, digest) rows; the model keeps the digests it was
-       built from in `<model>__inputs` and recomputes the users in the
-       symmetric difference).
+       one row per user and input, e.g. its row count and the sum of its
+       rows' hashes; the model keeps the digests it was built from in
+       `<model>__inputs` and recomputes the users in the symmetric
+       difference).
 
     Every row has a user (each per-user model tests user_id not null).
     Every user is recomputed when the model has no watermark yet, when as_of
