@@ -15,8 +15,7 @@
        (event_timestamp between the last as_of and this one), or
     3. the model says so (`judged_again`: queries of user_ids, e.g. its own
        stored rows whose as_of-dependent result may have changed, or the
-       owners of requests with a new event).
-
+       owners of requests with a new event), or
     4. a per-user model it reads recomputed them since (`changed_upstream`:
        every run of a per-user model writes the users it recomputed to
        `incremental_user_changes`, or a row without a user when it
@@ -97,13 +96,30 @@
         create table if not exists {{ watermarks }} (
             model_name varchar, as_of timestamp, staged_through timestamp, fingerprint varchar
         );
+        alter table {{ watermarks }} add column if not exists own_as_of timestamp;
+        {#- models no longer built as tables keep no watermark -#}
+        delete from {{ watermarks }}
+        where model_name not in ('{{ built_models() | join("', '") }}');
         create table if not exists {{ user_changes_relation() }} (
             model_name varchar, user_id varchar, changed_at timestamp
         );
-        {#- what every model has read already: older than the oldest watermark -#}
+        {#- what every model has read already: at or before the oldest watermark -#}
         delete from {{ user_changes_relation() }}
         where changed_at <= (select min(staged_through) from {{ watermarks }})
     {%- endif -%}
+{%- endmacro %}
+
+{# The tables (and incremental models) of the project, by their names in the warehouse. #}
+{% macro built_models() -%}
+    {%- set names = [] -%}
+    {%- if execute and 'nodes' in graph -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.config.materialized in ['table', 'incremental'] -%}
+                {%- do names.append(node.alias) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(names) }}
 {%- endmacro %}
 
 {# The users each per-user model recomputed, by run (DuckDB), beside the watermarks. #}
@@ -136,7 +152,9 @@
     - as_of and staged_through: the earliest of this run's and those the
       tables it reads were built at. A model built from a table that was not
       rebuilt since new events were staged (a partial selection) records the
-      older time, so its next run recomputes those users again.
+      older time, so its next run recomputes those users again;
+    - own_as_of: this run's as_of, which its stored rows were judged at, so
+      that any earlier as_of is a replay.
 
     `complete` is false when a table it reads has no watermark yet.
 #}
@@ -197,12 +215,13 @@
         {%- set lineage = incremental_lineage() -%}
         {%- set watermarks = incremental_watermarks_relation() -%}
         delete from {{ watermarks }} where model_name = '{{ this.identifier }}';
-        insert into {{ watermarks }}
+        insert into {{ watermarks }} (model_name, as_of, staged_through, fingerprint, own_as_of)
         values (
             '{{ this.identifier }}',
             cast('{{ lineage.as_of }}' as timestamp),
             cast('{{ lineage.staged_through }}' as timestamp),
-            '{{ lineage.fingerprint }}'
+            '{{ lineage.fingerprint }}',
+            {{ as_of() }}
         )
     {%- endif -%}
 {%- endmacro %}
@@ -212,10 +231,10 @@
     this file), writes them to the scope table and returns it; outside one,
     none. `judged_again` queries may use the tokens __previous_as_of__ (the
     as_of the stored rows were computed at) and __staged_through__ (the run
-    start they saw staging at). A build of every user is written to the
-    change log here, before the model runs (a failed build then only costs
-    its readers a wider next run); a build of some users is written by
-    replace_users, in the model's transaction.
+    start they saw staging at). A build as a table is written to the change
+    log here, before the model runs (a failed build then only costs its
+    readers a wider next run); an incremental build, of some users or of
+    all, is written by replace_users, in the model's transaction.
 #}
 {% macro user_scope(judged_again=[], changed_upstream=[], input_digests=none) -%}
     {#- compile, show, docs, unit tests, other engines: no tables are written,
@@ -244,7 +263,7 @@
                 {{ timestamp_text('as_of') }},
                 {{ timestamp_text('staged_through') }},
                 fingerprint,
-                as_of <= {{ as_of() }}
+                coalesce(own_as_of, as_of) <= {{ as_of() }}
             from {{ watermarks }}
             where model_name = '{{ this.identifier }}'
         {%- endset -%}

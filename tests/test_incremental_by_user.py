@@ -56,6 +56,10 @@ class Lakehouse:
         with duckdb.connect(str(self.path)) as con:
             con.execute(sql, list(parameters))
 
+    def query(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.path)) as con:
+            return con.execute(sql, list(parameters)).fetchall()
+
     def rows(self, path: Path | None = None) -> dict[str, Counter[tuple[Any, ...]]]:
         with duckdb.connect(str(path or self.path)) as con:
             return {
@@ -217,13 +221,13 @@ def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakeho
 
 
 def _pending(lakehouse: Lakehouse, user_ids: list[str]) -> set[tuple[str, str]]:
-    with duckdb.connect(str(lakehouse.path)) as con:
-        found = con.execute(
+    return set(
+        lakehouse.query(
             "select user_id, action_type from main.customerio_actions where user_id in "
             "(select unnest(?::varchar[]))",
-            [user_ids],
-        ).fetchall()
-    return set(found)
+            user_ids,
+        )
+    )
 
 
 def test_r21_r22_acknowledgements_written_between_runs_and_forgotten_ones(
@@ -235,16 +239,16 @@ def test_r21_r22_acknowledgements_written_between_runs_and_forgotten_ones(
     as_of but written after that run (a sync that overlapped it).
     Acknowledgements forgotten later make the action pending again."""
     lakehouse.dbt("run", as_of=AS_OF)
+    chosen = lakehouse.query(
+        # users with an opt-out not yet delivered: the identify carries it (R8)
+        "select action_id, user_id, action_type, payload from main.customerio_actions "
+        "where action_type = 'identify' and user_id in ("
+        "  select user_id from main_intermediate.int_opt_outs"
+        "  where not is_delivered and not is_erasure and opted_out_at < cast(? as timestamp)"
+        ") order by user_id limit 3",
+        AS_OF,
+    )
     with duckdb.connect(str(lakehouse.path)) as con:
-        chosen = con.execute(
-            # users with an opt-out not yet delivered: the identify carries it (R8)
-            "select action_id, user_id, action_type, payload from main.customerio_actions "
-            "where action_type = 'identify' and user_id in ("
-            "  select user_id from main_intermediate.int_opt_outs"
-            "  where not is_delivered and not is_erasure and opted_out_at < cast(? as timestamp)"
-            ") order by user_id limit 3",
-            [AS_OF],
-        ).fetchall()
         create_ledger_tables(con, "raw")
     assert len(chosen) == 3
     last_as_of = dt.datetime.fromisoformat(AS_OF)
@@ -272,12 +276,12 @@ def test_r21_r22_acknowledgements_written_between_runs_and_forgotten_ones(
 
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
     assert _pending(lakehouse, users) == set(), "delivered and rejected actions are not pending"
-    with duckdb.connect(str(lakehouse.path)) as con:
-        delivered = con.execute(
-            "select distinct user_id from main_intermediate.int_opt_outs "
-            "where is_delivered and user_id in (?, ?)",
-            [users[0], users[2]],
-        ).fetchall()
+    delivered = lakehouse.query(
+        "select distinct user_id from main_intermediate.int_opt_outs "
+        "where is_delivered and user_id in (?, ?)",
+        users[0],
+        users[2],
+    )
     assert sorted(delivered) == [(users[0],), (users[2],)], "R8: the opt-outs were delivered"
 
     lakehouse.execute("delete from raw.customerio_acks where user_id = ?", users[2])
@@ -292,26 +296,66 @@ def test_r18_a_profile_policy_falling_due_as_of_moves_on(lakehouse: Lakehouse) -
     expiry; no event of that user is new. Its retention identify (or deletion)
     is pending after the next incremental run, as after a full refresh."""
     lakehouse.dbt("run", as_of=AS_OF)
-    with duckdb.connect(str(lakehouse.path)) as con:
-        found = con.execute(
-            "select user_id, retention_expires_at from main.retention_candidates "
-            "where data_category = 'profile' and not is_due and exclusion_reason is null "
-            "and retention_expires_at > cast(? as timestamp) "
-            "order by retention_expires_at, user_id limit 1",
-            [AS_OF],
-        ).fetchone()
-    assert found is not None, "no profile falls due after the first as_of"
-    user_id, expires_at = found
+    found = lakehouse.query(
+        "select user_id, retention_expires_at from main.retention_candidates "
+        "where data_category = 'profile' and not is_due and exclusion_reason is null "
+        "and retention_expires_at > cast(? as timestamp) "
+        "order by retention_expires_at, user_id limit 1",
+        AS_OF,
+    )
+    assert found, "no profile falls due after the first as_of"
+    ((user_id, expires_at),) = found
     later = (expires_at + dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
     lakehouse.dbt("run", as_of=later)
 
     assert lakehouse.differences_from_a_full_refresh(later) == []
-    with duckdb.connect(str(lakehouse.path)) as con:
-        reasons = con.execute(
-            "select reason from main.customerio_actions where user_id = ?", [user_id]
-        ).fetchall()
+    reasons = lakehouse.query(
+        "select reason from main.customerio_actions where user_id = ?", user_id
+    )
     assert {reason for (reason,) in reasons} & {
         "retention_anonymize",
         "retention_hard_delete",
         "retention_pseudonymize",
     }
+
+
+def test_r8_a_replay_after_a_partial_selection_judges_the_two_days_again(
+    lakehouse: Lakehouse,
+) -> None:
+    """A model built alone at a later as_of (its upstream tables still at the
+    earlier one) and then replayed at an as_of in between: its own as_of is
+    what its rows were judged at, so the replay recomputes every user. Here
+    an unsubscribe's two days (R8) run out between the two; found in review,
+    where the opt-out kept the later as_of's outcome."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    ((user_id,),) = lakehouse.query(
+        "select min(user_id) from main.suppression_state "
+        "where channel = 'email' and not is_suppressed"
+    )
+    unsubscribed = dt.datetime.fromisoformat(AS_OF) - dt.timedelta(days=1)
+    lakehouse.execute(
+        INSERT,
+        "evt_replay_1",
+        user_id,
+        "suppression",
+        "email",
+        "active",
+        "unsubscribed",
+        "user",
+        unsubscribed,
+        unsubscribed,
+        [],
+        [],
+    )
+    lakehouse.dbt("run", as_of=AS_OF)
+    two_days_later = dt.datetime.fromisoformat(AS_OF) + dt.timedelta(days=1, hours=1)
+    lakehouse.dbt("run", "--select", "int_opt_outs", as_of=str(two_days_later))
+    in_between = "2026-11-01 12:00:00"
+    lakehouse.dbt("run", as_of=in_between)
+
+    assert lakehouse.differences_from_a_full_refresh(in_between) == []
+    known = lakehouse.query(
+        "select is_2_day_outcome_known from main_intermediate.int_opt_outs "
+        "where source_event_id = 'evt_replay_1'"
+    )
+    assert known == [(False,)]

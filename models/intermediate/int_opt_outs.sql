@@ -25,13 +25,19 @@
     those this table was built from (per-user digests), and those whose
     two days ran out since the last as_of.
 -#}
+{%- set input_digests -%}
+    select
+        user_id,
+        'acknowledgement' as input,
+        count(*) as input_rows,
+        sum(hash(action_type, payload, acked_at)) as digest
+    from {{ ref('stg_customerio_acks') }}
+    where {{ delivered_updates }}
+    group by user_id
+{%- endset -%}
 {%- set scope = user_scope(
     changed_upstream=['int_suppression_transitions'],
-    input_digests=(
-        "select user_id, 'acknowledgement' as input, count(*) as input_rows,"
-        ~ " sum(hash(action_type, payload, acked_at)) as digest"
-        ~ " from " ~ ref('stg_customerio_acks') ~ " where " ~ delivered_updates ~ " group by user_id"
-    ),
+    input_digests=input_digests,
     judged_again=[
         'select user_id from ' ~ this ~ ' where not is_2_day_outcome_known and two_day_limit_at <= ' ~ as_of()
     ],
