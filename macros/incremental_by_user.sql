@@ -28,7 +28,8 @@
 
     Every row has a user (each per-user model tests user_id not null).
     Every user is recomputed when the model has no watermark yet, when as_of
-    moved back (a replay), when the fingerprint changed
+    is earlier than the one it was last built at (a replay), when the
+    fingerprint changed
     (incremental_lineage below), when a model in `changed_upstream`
     recomputed everyone since, or when the input digests are missing.
 
@@ -127,17 +128,19 @@
     {{ return(incremental_watermarks_relation().incorporate(path={'identifier': 'incremental_user_changes'})) }}
 {%- endmacro %}
 
-{# The input digests a model was built from (`inputs`) and those of the build under way (`inputs_next`). #}
-{% macro input_digests_relation(suffix, relation=this) -%}
+{#
+    A table beside the model, `<model>__<suffix>`: its user scope
+    (`user_scope`), the input digests it was built from (`inputs`) and
+    those of the build under way (`inputs_next`).
+#}
+{% macro companion_relation(suffix, relation=this) -%}
     {{ return(api.Relation.create(
         database=relation.database, schema=relation.schema, identifier=relation.identifier ~ '__' ~ suffix
     )) }}
 {%- endmacro %}
 
 {% macro user_scope_relation(relation=this) -%}
-    {{ return(api.Relation.create(
-        database=relation.database, schema=relation.schema, identifier=relation.identifier ~ '__user_scope'
-    )) }}
+    {{ return(companion_relation('user_scope', relation)) }}
 {%- endmacro %}
 
 {#
@@ -247,7 +250,7 @@
     {%- endif -%}
     {%- if input_digests is not none -%}
         {%- do run_query(
-            'create or replace table ' ~ input_digests_relation('inputs_next') ~ ' as ' ~ input_digests
+            'create or replace table ' ~ companion_relation('inputs_next') ~ ' as ' ~ input_digests
         ) -%}
     {%- endif -%}
     {%- if not is_incremental() -%}
@@ -287,7 +290,7 @@
         ).rows[0][0] > 0 -%}
     {%- endif -%}
     {%- if not every_user and input_digests is not none -%}
-        {%- set kept = input_digests_relation('inputs') -%}
+        {%- set kept = companion_relation('inputs') -%}
         {%- set every_user = not adapter.get_relation(
             database=kept.database, schema=kept.schema, identifier=kept.identifier
         ) -%}
@@ -322,7 +325,7 @@
                     {{ upstream_changes }}
                 {% endif %}
                 {% if input_digests is not none %}
-                    {%- set next = input_digests_relation('inputs_next') %}
+                    {%- set next = companion_relation('inputs_next') %}
                     union all
                     select user_id from (
                         (select * from {{ next }} except select * from {{ kept }})
@@ -352,9 +355,9 @@
 #}
 {% macro keep_input_digests() -%}
     {%- if execute and target.type == 'duckdb' -%}
-        {%- set kept = input_digests_relation('inputs') -%}
+        {%- set kept = companion_relation('inputs') -%}
         drop table if exists {{ kept }};
-        alter table {{ input_digests_relation('inputs_next') }} rename to {{ kept.identifier }}
+        alter table {{ companion_relation('inputs_next') }} rename to {{ kept.identifier }}
     {%- endif -%}
 {%- endmacro %}
 
