@@ -220,6 +220,51 @@ def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakeho
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
 
 
+def test_a_change_that_moves_no_channel_reaches_only_the_models_it_changes(
+    lakehouse: Lakehouse,
+) -> None:
+    """A run writes only rows that differ, and the change log names only the
+    users whose rows changed, so the models further down recompute them and
+    no one else. A grant of data_analytics (no channel) changes the user's
+    consent events and their identify (consent traits), not their
+    suppression signals or state (a withdrawal when it was granted)."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    user = "usr_0000004"
+    current = lakehouse.query(
+        "select status from main.consent_state "
+        "where user_id = ? and consent_type = 'data_analytics'",
+        user,
+    )
+    status = "withdrawn" if current == [("granted",)] else "granted"
+    at = dt.datetime(2026, 11, 1, 9, 0)
+    lakehouse.execute(
+        INSERT,
+        "evt_no_channel_1",
+        user,
+        "consent",
+        "data_analytics",
+        status,
+        "user_request",
+        "user",
+        at,
+        at,
+        ["version"],
+        ["v9"],
+    )
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    changed = {
+        model
+        for (model,) in lakehouse.query(
+            "select model_name from main.incremental_user_changes where user_id = ? "
+            "and changed_at = (select max(changed_at) from main.incremental_user_changes)",
+            user,
+        )
+    }
+    assert changed == {"int_consent_events", "int_pending_actions"}
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
 def _pending(lakehouse: Lakehouse, user_ids: list[str]) -> set[tuple[str, str]]:
     return set(
         lakehouse.query(

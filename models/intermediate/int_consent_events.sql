@@ -16,9 +16,12 @@
     new events, a user whose latest grant's expiry as_of has now reached is
     recomputed (R4: it lapses).
 -#}
-{%- set scope = user_scope(judged_again=[
-    'select user_id from ' ~ this ~ ' where is_latest and lapsed_at is null and expires_at <= ' ~ as_of()
-]) %}
+{%- set scope = user_scope(
+    staged_event_types=['consent'],
+    judged_again=[
+        'select user_id from ' ~ this ~ ' where is_latest and lapsed_at is null and expires_at <= ' ~ as_of()
+    ],
+) %}
 
 with
 

@@ -19,9 +19,8 @@
     ~ as_of()
 ) -%}
 {#-
-    Incremental by user (macros/incremental_by_user.sql): besides users with
-    new privacy events, the users int_suppression_transitions recomputed
-    since, those whose delivered updates visible at as_of differ from
+    Incremental by user (macros/incremental_by_user.sql): the users whose
+    rows of int_suppression_transitions changed since, those whose delivered updates visible at as_of differ from
     those this table was built from (per-user digests), and those whose
     two days ran out since the last as_of.
 -#}
@@ -36,6 +35,7 @@
     group by user_id
 {%- endset -%}
 {%- set scope = user_scope(
+    staged_event_types=[],
     changed_upstream=['int_suppression_transitions'],
     input_digests=input_digests,
     judged_again=[

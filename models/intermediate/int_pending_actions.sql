@@ -42,9 +42,9 @@
 {%- endset -%}
 {%- set visible_acks = 'acked_at <= ' ~ as_of() -%}
 {#-
-    Incremental by user (macros/incremental_by_user.sql): besides users with
-    new privacy events, the users suppression_state or int_consent_events
-    (consent_state) recomputed since, and the users whose erasures, due
+    Incremental by user (macros/incremental_by_user.sql): the users whose
+    rows of suppression_state or int_consent_events (consent_state) changed
+    since, and the users whose erasures, due
     profile policies, rectified traits or visible acknowledgements differ
     from those this table was built from (small inputs, compared as
     per-user digests; an acknowledgement written late, or forgotten, shows
@@ -70,6 +70,7 @@
     group by user_id, input
 {%- endset -%}
 {%- set scope = user_scope(
+    staged_event_types=[],
     changed_upstream=['suppression_state', 'int_consent_events'],
     input_digests=input_digests,
 ) %}

@@ -16,14 +16,17 @@
     `all` means every channel.
 #}
 {{ config(**incremental_by_user_config()) }}
-{#- Incremental by user (macros/incremental_by_user.sql); also the users whose
-    marketing grant lapsed since the last run (a consent_expiry signal) and
-    the owners of requests with a new event (R9: the owner is the user of a
-    request's earliest event, which a later event need not carry). -#}
-{%- set scope = user_scope(judged_again=[
-    users_with_a_grant_lapsed_since_last_run(marketing_only=true),
-    users_of_requests_changed_since_last_run(),
-]) %}
+{#- Incremental by user (macros/incremental_by_user.sql): the users with new
+    suppression or request events, those whose consent events changed in
+    int_consent_events (a grant that lapsed since the last run included: a
+    consent_expiry signal), and the owners of requests with a new event
+    (R9: the owner is the user of a request's earliest event, which a later
+    event need not carry). -#}
+{%- set scope = user_scope(
+    staged_event_types=['suppression', 'gdpr_request'],
+    changed_upstream=['int_consent_events'],
+    judged_again=[users_of_requests_changed_since_last_run()],
+) %}
 
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
 {%- set known_reasons = ['unsubscribed', 'bounced', 'spam_complaint', 'gdpr_request',

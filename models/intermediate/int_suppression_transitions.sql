@@ -11,12 +11,9 @@
     suppression counts and the opt-out lag (R8) of compliance_metrics_daily.
 #}
 {{ config(**incremental_by_user_config()) }}
-{#- Incremental by user (macros/incremental_by_user.sql), as
-    int_suppression_signals. -#}
-{%- set scope = user_scope(judged_again=[
-    users_with_a_grant_lapsed_since_last_run(marketing_only=true),
-    users_of_requests_changed_since_last_run(),
-]) %}
+{#- Incremental by user (macros/incremental_by_user.sql): a function of
+    int_suppression_signals alone, so the users whose signals changed. -#}
+{%- set scope = user_scope(staged_event_types=[], changed_upstream=['int_suppression_signals']) %}
 
 with
 

@@ -8,9 +8,10 @@
     the latest signal that holds the suppression (an erasure first).
 #}
 {{ config(**incremental_by_user_config()) }}
-{#- Incremental by user (macros/incremental_by_user.sql), as
-    int_suppression_signals, and the users with a first profile. -#}
-{%- set scope = user_scope(judged_again=[
+{#- Incremental by user (macros/incremental_by_user.sql): the users with any
+    new privacy event (the users it knows), those whose signals changed, and
+    the users with a first profile. -#}
+{%- set scope = user_scope(changed_upstream=['int_suppression_signals'], judged_again=[
     users_with_a_grant_lapsed_since_last_run(marketing_only=true),
     users_of_requests_changed_since_last_run(),
     'select user_id from ' ~ ref('stg_user_profiles') ~ ' except select user_id from ' ~ this,
