@@ -283,25 +283,49 @@
 {#
     Incremental strategy `replace_keys` (DuckDB): the new rows replace every
     stored row with a key among them; rows without a key are replaced by the
-    time slices (model config `time_slice_column`) of the keyless new rows.
+    time slices (model config `time_slice_column`, if any) of the keyless
+    new rows.
 #}
 {% macro get_incremental_replace_keys_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set temp_relation = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
-    {%- set time_column = config.require('time_slice_column') -%}
-    {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
+    {%- set time_column = config.get('time_slice_column') -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target_relation }}
-    where
+    {%- set replaced -%}
         {{ key }} in (select {{ key }} from {{ temp_relation }} where {{ key }} is not null)
+        {%- if time_column %}
+            {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" %}
         or (
             {{ key }} is null
             and {{ slice }} in (select {{ slice }} from {{ temp_relation }} where {{ key }} is null)
-        );
+        )
+        {%- endif %}
+    {%- endset -%}
+    {{ log_users_of_replaced_rows(target_relation, replaced, temp_relation) }}
+    delete from {{ target_relation }}
+    where {{ replaced }};
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ temp_relation }}
+{%- endmacro %}
+
+{#
+    For a staging model that per-user models follow through the change log
+    (model config `user_column`, DuckDB): the users of the rows a run
+    replaces, those it deletes and those it writes, go to
+    incremental_user_changes (macros/incremental_by_user.sql). Rows without
+    a user concern no one. Nothing without the config.
+#}
+{% macro log_users_of_replaced_rows(target_relation, replaced, temp_relation) -%}
+    {%- set user_column = config.get('user_column') -%}
+    {%- if user_column -%}
+        {{ log_users_recomputed(
+            'select user_id from (select ' ~ user_column ~ ' as user_id from ' ~ target_relation
+            ~ ' where ' ~ replaced ~ ' union all select ' ~ user_column ~ ' from ' ~ temp_relation
+            ~ ') as replaced where user_id is not null'
+        ) }};
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -319,8 +343,10 @@
     {%- set time_column = config.require('time_slice_column') -%}
     {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set replaced = slice ~ ' in (select ' ~ slice ~ ' from ' ~ temp_relation ~ ')' -%}
+    {{ log_users_of_replaced_rows(target_relation, replaced, temp_relation) }}
     delete from {{ target_relation }}
-    where {{ slice }} in (select {{ slice }} from {{ temp_relation }});
+    where {{ replaced }};
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ temp_relation }}

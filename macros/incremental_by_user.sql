@@ -260,7 +260,7 @@
         ) -%}
     {%- endif -%}
     {%- if not is_incremental() -%}
-        {%- do run_query(log_users_recomputed('select cast(null as varchar) as user_id')) -%}
+        {%- do log_every_user_when_rebuilt() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set scope = user_scope_relation() -%}
@@ -355,6 +355,20 @@
     {%- do run_query(query) -%}
     {{ log(this ~ ': recomputing ' ~ ('every user' if every_user else 'the users in ' ~ scope), info=false) }}
     {{ return({'relation': scope, 'every_user': every_user}) }}
+{%- endmacro %}
+
+{#
+    A model followed through the change log, built as a table (the first
+    build, a full refresh): a change for every user, written when the model
+    is compiled in run, build or retry.
+#}
+{% macro log_every_user_when_rebuilt() -%}
+    {%- if (
+        execute and target.type == 'duckdb' and flags.WHICH in ['run', 'build', 'retry']
+        and model.resource_type == 'model' and not is_incremental()
+    ) -%}
+        {%- do run_query(log_users_recomputed('select cast(null as varchar) as user_id')) -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {# The users in `users_query` (null: every user) were recomputed by this run of the model. #}

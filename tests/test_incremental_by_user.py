@@ -31,6 +31,8 @@ PER_USER_MODELS = {
     "suppression_state": "main",
     "int_opt_outs": "main_intermediate",
     "int_pending_actions": "main_intermediate",
+    "int_user_data_activity": "main_intermediate",
+    "retention_candidates": "main",
 }
 
 
@@ -263,6 +265,62 @@ def test_a_change_that_moves_no_channel_reaches_only_the_models_it_changes(
     }
     assert changed == {"int_consent_events", "int_pending_actions"}
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
+def test_r15_retention_follows_deleted_events_profiles_and_legal_holds(
+    lakehouse: Lakehouse,
+) -> None:
+    """R14, R15: int_user_data_activity and retention_candidates recompute the
+    users whose staged customer events or profile changed, including a raw
+    event deleted from a day that still has others (the staging run writes
+    the users of the rows it replaces to the change log), and the users whose
+    legal holds changed (a digest)."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    # the latest event of a user's category, on a day with other events
+    (deleted_user, deleted_event), *_ = lakehouse.query(
+        "select user_id, event_id from raw.customer_events as e "
+        "where occurred_at = (select max(occurred_at) from raw.customer_events "
+        "  where user_id = e.user_id and data_category = e.data_category) "
+        "and (select count(*) from raw.customer_events "
+        "  where cast(occurred_at as date) = cast(e.occurred_at as date)) > 1 "
+        "order by user_id, event_id"
+    )
+    lakehouse.execute("delete from raw.customer_events where event_id = ?", deleted_event)
+    active = dt.datetime(2026, 11, 1, 6, 0)
+    profile_user = "usr_0000005"
+    lakehouse.execute(
+        "insert into raw.user_profiles select user_id, email, phone, first_name, last_name, "
+        "country, created_at, ?, ? from raw.user_profiles where user_id = ?",
+        active,
+        active,
+        profile_user,
+    )
+    held_user = "usr_0000006"
+    lakehouse.execute(
+        INSERT,
+        "evt_hold_1",
+        held_user,
+        "legal_hold",
+        "litigation",
+        "active",
+        None,
+        "legal",
+        active,
+        active,
+        [],
+        [],
+    )
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+    logged = {
+        model
+        for (model,) in lakehouse.query(
+            "select model_name from main.incremental_user_changes where user_id = ?",
+            deleted_user,
+        )
+    }
+    assert "stg_customer_events" in logged, "the user of the deleted event is in the change log"
 
 
 def _pending(lakehouse: Lakehouse, user_ids: list[str]) -> set[tuple[str, str]]:

@@ -8,7 +8,25 @@
     A table: retention_candidates and the data tests read it, and a view
     would regroup every customer event each time.
 #}
-{{ config(materialized='table') }}
+{{ config(**incremental_by_user_config()) }}
+{#-
+    Incremental by user (macros/incremental_by_user.sql): the users whose
+    staged customer events or profile changed (both staging models write the
+    users of the rows they replace to the change log), and those with an
+    event or a profile time that as_of reached since the last run.
+-#}
+{%- set scope = user_scope(
+    staged_event_types=[],
+    changed_upstream=['stg_customer_events', 'stg_user_profiles'],
+    judged_again=[
+        'select user_id from ' ~ ref('stg_customer_events')
+        ~ ' where occurred_at > __previous_as_of__ and occurred_at <= ' ~ as_of(),
+        'select user_id from ' ~ ref('stg_user_profiles') ~ ' where '
+        ~ '(created_at > __previous_as_of__ and created_at <= ' ~ as_of() ~ ')'
+        ~ ' or (updated_at > __previous_as_of__ and updated_at <= ' ~ as_of() ~ ')'
+        ~ ' or (last_active_at > __previous_as_of__ and last_active_at <= ' ~ as_of() ~ ')',
+    ],
+) %}
 
 with
 
@@ -23,6 +41,7 @@ customer_events as (
         user_id is not null
         and data_category is not null
         and occurred_at <= {{ as_of() }}
+        and {{ in_user_scope('user_id', scope) }}
 
 ),
 
@@ -34,7 +53,7 @@ profiles as (
         case when updated_at <= {{ as_of() }} then updated_at end as updated_at,
         case when last_active_at <= {{ as_of() }} then last_active_at end as last_active_at
     from {{ ref('stg_user_profiles') }}
-    where created_at is null or created_at <= {{ as_of() }}
+    where (created_at is null or created_at <= {{ as_of() }}) and {{ in_user_scope('user_id', scope) }}
 
 ),
 

@@ -3,6 +3,36 @@
     retention policy of its category, when it expires and whether it is due
     at as_of, or which exception keeps it.
 #}
+{{ config(post_hook=["{{ keep_input_digests() }}"], **incremental_by_user_config()) }}
+{#-
+    Incremental by user (macros/incremental_by_user.sql): the users whose
+    activity changed in int_user_data_activity, those whose legal holds or
+    open requests differ from those this table was built from (per-user
+    digests: a request that moved to another owner shows there too), and
+    those whose data expired since the last as_of. A policy seed loaded
+    with new rows recomputes everyone (the fingerprint).
+-#}
+{%- set input_digests -%}
+    select user_id, 'legal_hold' as input, count(*) as input_rows, sum(hash(source_event_id)) as digest
+    from {{ ref('int_legal_holds') }}
+    where is_on_legal_hold
+    group by user_id
+    union all
+    select user_id, 'open_request', count(*), sum(hash(request_id))
+    from {{ ref('int_dsr_requests') }}
+    where not is_closed
+    group by user_id
+{%- endset -%}
+{%- set scope = user_scope(
+    staged_event_types=[],
+    changed_upstream=['int_user_data_activity'],
+    input_digests=input_digests,
+    judged_again=[
+        'select user_id from ' ~ this ~ ' where retention_expires_at > __previous_as_of__'
+        ~ ' and retention_expires_at <= ' ~ as_of()
+    ],
+) %}
+
 with
 
 policies as (
@@ -15,6 +45,7 @@ policies as (
 activity as (
 
     select * from {{ ref('int_user_data_activity') }}
+    where {{ in_user_scope('user_id', scope) }}
 
 ),
 

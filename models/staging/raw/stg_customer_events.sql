@@ -4,13 +4,16 @@
 
     Incremental by time slice of occurred_at (macros/incremental.sql): rows
     map one to one to raw rows, so a run recomputes the slices whose raw row
-    count changed and replaces them.
+    count changed and replaces them. On DuckDB the users of the replaced
+    rows go to the change log, for int_user_data_activity.
 #}
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
+    user_column='user_id',
     **incremental_by_time_slice_config(time_column='occurred_at', partition_column='occurred_month')
 ) }}
+{%- do log_every_user_when_rebuilt() %}
 
 with
 

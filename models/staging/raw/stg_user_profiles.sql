@@ -4,17 +4,21 @@
     cannot belong to anyone: they are counted by a warning test, not kept.
 
     Incremental by user where the engine can replace rows by key (DuckDB:
-    delete+insert; Databricks: merge): a run recomputes the users with a raw
-    version that is new to the model and not older than the version it holds;
-    an older version arriving late loses anyway. On local Spark (parquet, no
-    delete) a table of a million small rows is simply rebuilt.
+    replace_keys, which writes the users to the change log for
+    int_user_data_activity; Databricks: merge): a run recomputes the users
+    with a raw version that is new to the model and not older than the
+    version it holds; an older version arriving late loses anyway. On local
+    Spark (parquet, no delete) a table of a million small rows is simply
+    rebuilt.
 #}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
-    incremental_strategy='merge' if target.type == 'databricks' else 'delete+insert',
+    incremental_strategy='merge' if target.type == 'databricks' else 'replace_keys',
     unique_key='user_id',
+    user_column='user_id',
     on_schema_change='fail',
 ) }}
+{%- do log_every_user_when_rebuilt() %}
 
 with
 
