@@ -303,11 +303,45 @@
         {%- endif %}
     {%- endset -%}
     {{ log_users_of_replaced_rows(target_relation, replaced, temp_relation) }}
+    {{ log_users_of_vanished_rows(target_relation, replaced, temp_relation, key) }}
     delete from {{ target_relation }}
     where {{ replaced }};
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ temp_relation }}
+{%- endmacro %}
+
+{#
+    For stg_privacy_events (model config `log_users_of_vanished_rows`: the
+    columns that say what a row is about besides its key, e.g. user_id and
+    event_type): the users of stored rows that a run deletes and writes no
+    row for with the same key and columns go to the change log. Only a raw
+    delivery deleted does that (every other row a run replaces is written
+    again, as the winner or as a duplicate), and the per-user models that
+    take their users from staged rows of some types would not see it when
+    the delivery that stays is of another type or user (user_scope reads
+    this log).
+#}
+{% macro log_users_of_vanished_rows(target_relation, replaced, temp_relation, key) -%}
+    {%- set about = config.get('log_users_of_vanished_rows') -%}
+    {%- if about -%}
+        {%- set vanished -%}
+            select stored.user_id
+            from {{ target_relation }} as stored
+            where
+                ({{ replaced }})
+                and stored.user_id is not null
+                and not exists (
+                    select 1 from {{ temp_relation }} as written
+                    where
+                        written.{{ key }} = stored.{{ key }}
+                        {%- for column in about %}
+                        and written.{{ column }} is not distinct from stored.{{ column }}
+                        {%- endfor %}
+                )
+        {%- endset -%}
+        {{ log_users_recomputed(vanished) }};
+    {%- endif -%}
 {%- endmacro %}
 
 {#

@@ -4,8 +4,8 @@
     A model of per-user state (consent, suppression) is a function of each
     user's own events (and of the requests they own, R9), so an incremental
     run recomputes the users whose result may differ from
-    the last run and replaces all their rows; every other user's rows are
-    left as they are. Inside what is recomputed nothing differs from a full
+    the last run and replaces their rows that differ; every other user's
+    rows are left as they are. Inside what is recomputed nothing differs from a full
     refresh. A user is recomputed when
 
     1. any of their staged privacy rows was (re)written since the model was
@@ -30,7 +30,11 @@
     privacy events themselves; `staged_event_types` names the event types a
     model reads (none: every type, as for the universe of users in
     suppression_state; an empty list: none, for a model that reads only
-    other per-user models and small inputs).
+    other per-user models and small inputs). Such a model also follows
+    stg_privacy_events in the change log, which names the users of staged
+    rows that vanished (a raw delivery deleted: the delivery that stays may
+    be of another type or user), and every user after a full refresh of
+    staging.
 
     Every row has a user (each per-user model tests user_id not null).
     Every user is recomputed when the model has no watermark yet, when as_of
@@ -43,8 +47,8 @@
     schema: what it was built from) is written by a post-hook in the model's
     transaction, on a full refresh too. The users to recompute are written
     to `<model>__user_scope` before the model's query runs (in run, build
-    and retry only); strategy `replace_users` deletes their rows, inserts
-    the new ones and drops it.
+    and retry only); strategy `replace_users` writes the difference between
+    their stored and new rows (below) and drops it.
 
     Spark (parquet: no delete) and Databricks build these models as tables:
     see DECISIONS.md.
@@ -263,6 +267,11 @@
         {%- do log_every_user_when_rebuilt() -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- a model that reads staged rows also takes the users whose staged rows
+        vanished (a raw delivery deleted), whatever their type -#}
+    {%- if staged_event_types is none or staged_event_types -%}
+        {%- set changed_upstream = changed_upstream + ['stg_privacy_events'] -%}
+    {%- endif -%}
     {%- set scope = user_scope_relation() -%}
     {%- set watermarks = incremental_watermarks_relation() -%}
     {%- set mark = none -%}
@@ -420,8 +429,10 @@
     Rows are compared within a user by a 64-bit hash of all their columns:
     a stored row and a new row of one user that differ but hash alike would
     keep the stored one. With up to a hundred rows per user, that is about
-    5e-16 per user and run. Every per-user model has a primary key, so its
-    rows are distinct and the set difference is the multiset one.
+    5e-16 per user and run. The rows of every per-user model are distinct
+    (a key tested unique, here or on the view over it, or one by
+    construction: int_consent_events' event_id), so the set difference is
+    the multiset one.
 #}
 {% macro get_incremental_replace_users_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}

@@ -267,6 +267,57 @@ def test_a_change_that_moves_no_channel_reaches_only_the_models_it_changes(
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
 
 
+def test_r1_a_deleted_winning_delivery_of_another_type_leaves_no_stale_rows(
+    lakehouse: Lakehouse,
+) -> None:
+    """R1: an event_id delivered as a suppression and redelivered later as a
+    consent is a consent event. When the raw consent delivery is deleted,
+    the suppression wins again: the consent models must drop it although no
+    consent row was staged since (staging logs the users of rows that
+    vanish; found in review)."""
+    user = "usr_0000007"
+    at = dt.datetime(2026, 10, 20, 9, 0)
+    lakehouse.execute(
+        INSERT,
+        "evt_retyped_1",
+        user,
+        "suppression",
+        "email",
+        "active",
+        "unsubscribed",
+        "user",
+        at,
+        at,
+        [],
+        [],
+    )
+    lakehouse.execute(
+        INSERT,
+        "evt_retyped_1",
+        user,
+        "consent",
+        "email_marketing",
+        "granted",
+        "user_request",
+        "user",
+        at,
+        at + dt.timedelta(days=1),
+        ["version"],
+        ["v9"],
+    )
+    lakehouse.dbt("run", as_of=AS_OF)
+    assert lakehouse.query(
+        "select count(*) from main_intermediate.int_consent_events where event_id = 'evt_retyped_1'"
+    ) == [(1,)]
+
+    lakehouse.execute(
+        "delete from raw.privacy_events where event_id = 'evt_retyped_1' and event_type = 'consent'"
+    )
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
 def test_r15_retention_follows_deleted_events_profiles_and_legal_holds(
     lakehouse: Lakehouse,
 ) -> None:

@@ -5,8 +5,9 @@
     any customer event of any category (the profile is in use as long as the
     person is). Times after as_of have not happened yet and are ignored, so
     a replayed date sees the activity known then.
-    A table: retention_candidates and the data tests read it, and a view
-    would regroup every customer event each time.
+    Stored (incremental by user on DuckDB, a table elsewhere):
+    retention_candidates and the data tests read it, and a view would
+    regroup every customer event each time.
 #}
 {{ config(**incremental_by_user_config()) }}
 {#-

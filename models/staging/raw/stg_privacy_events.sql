@@ -15,11 +15,13 @@
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
+    log_users_of_vanished_rows=['user_id', 'event_type'],
     **incremental_by_key_config(
         key_column='event_id', time_column='event_timestamp', partition_column='event_month',
         delivery_column='processed_at'
     )
 ) }}
+{%- do log_every_user_when_rebuilt() %}
 {%- set vocabulary = privacy_vocabulary() -%}
 {%- set future_limit = timestamp_add('hour', var('future_tolerance_hours', 24), as_of()) -%}
 
