@@ -324,7 +324,7 @@
 #}
 {% macro log_users_of_vanished_rows(target_relation, replaced, temp_relation, key) -%}
     {%- set about = config.get('log_users_of_vanished_rows') -%}
-    {%- if about -%}
+    {%- if about and target.type == 'duckdb' -%}
         {%- set vanished -%}
             select stored.user_id
             from {{ target_relation }} as stored
@@ -353,7 +353,7 @@
 #}
 {% macro log_users_of_replaced_rows(target_relation, replaced, temp_relation) -%}
     {%- set user_column = config.get('user_column') -%}
-    {%- if user_column -%}
+    {%- if user_column and target.type == 'duckdb' -%}
         {{ log_users_recomputed(
             'select user_id from (select ' ~ user_column ~ ' as user_id from ' ~ target_relation
             ~ ' where ' ~ replaced ~ ' union all select ' ~ user_column ~ ' from ' ~ temp_relation

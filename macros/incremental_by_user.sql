@@ -494,24 +494,6 @@
 {%- endmacro %}
 
 {#
-    A judged_again query: the users whose latest grant's expiry fell between
-    the last as_of and this one (R4: it has lapsed since), from
-    int_consent_events as this run computed it; marketing_only keeps the
-    consent types that govern a channel (R6).
-#}
-{% macro users_with_a_grant_lapsed_since_last_run(marketing_only=false) -%}
-    select user_id from {{ upstream_relation('int_consent_events') }}
-    where
-        is_latest
-        and status = 'granted'
-        and expires_at > __previous_as_of__
-        and expires_at <= {{ as_of() }}
-        {%- if marketing_only %}
-        and channel is not null
-        {%- endif %}
-{%- endmacro %}
-
-{#
     A judged_again query: the users who own, or owned when the model's rows
     were stored, a data subject request with an event staged or reached
     since the last run. R9 gives a request the user of its earliest event,

@@ -16,17 +16,20 @@
     users of the rows they replace to the change log), and those with an
     event or a profile time that as_of reached since the last run.
 -#}
+{%- set reached_since_last_run -%}
+    select user_id from {{ ref('stg_customer_events') }}
+    where occurred_at > __previous_as_of__ and occurred_at <= {{ as_of() }}
+    union all
+    select user_id from {{ ref('stg_user_profiles') }}
+    where
+        (created_at > __previous_as_of__ and created_at <= {{ as_of() }})
+        or (updated_at > __previous_as_of__ and updated_at <= {{ as_of() }})
+        or (last_active_at > __previous_as_of__ and last_active_at <= {{ as_of() }})
+{%- endset -%}
 {%- set scope = user_scope(
     staged_event_types=[],
     changed_upstream=['stg_customer_events', 'stg_user_profiles'],
-    judged_again=[
-        'select user_id from ' ~ ref('stg_customer_events')
-        ~ ' where occurred_at > __previous_as_of__ and occurred_at <= ' ~ as_of(),
-        'select user_id from ' ~ ref('stg_user_profiles') ~ ' where '
-        ~ '(created_at > __previous_as_of__ and created_at <= ' ~ as_of() ~ ')'
-        ~ ' or (updated_at > __previous_as_of__ and updated_at <= ' ~ as_of() ~ ')'
-        ~ ' or (last_active_at > __previous_as_of__ and last_active_at <= ' ~ as_of() ~ ')',
-    ],
+    judged_again=[reached_since_last_run],
 ) %}
 
 with

@@ -9,11 +9,10 @@
 #}
 {{ config(**incremental_by_user_config()) }}
 {#- Incremental by user (macros/incremental_by_user.sql): the users with any
-    new privacy event (the users it knows), those whose signals changed, and
-    the users with a first profile. -#}
+    new privacy event (the users it knows), those whose signals changed (a
+    lapsed grant and a request that moved to another owner included: the
+    signals follow them), and the users with a first profile. -#}
 {%- set scope = user_scope(changed_upstream=['int_suppression_signals'], judged_again=[
-    users_with_a_grant_lapsed_since_last_run(marketing_only=true),
-    users_of_requests_changed_since_last_run(),
     'select user_id from ' ~ ref('stg_user_profiles') ~ ' except select user_id from ' ~ this,
 ]) %}
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
