@@ -187,14 +187,13 @@
     rows per key and delivery time differs from the stored count, in the
     slices of the delivery time whose counts changed) or with a stored row to
     judge again; rows without a key by changed slice (a row without a key is
-    judged on its own, and its judgement does not depend on as_of). A raw key
-    that its cleaning leaves as it is is looked up as it is; the others
-    (padded with any character trim() strips, U+3000 and no-break spaces as
-    well as spaces) are looked up cleaned, as staging cleans them.
+    judged on its own, and its judgement does not depend on as_of). Raw keys
+    are looked up cleaned as staging cleans them (macros/trimmed.sql), so a
+    key padded with spaces finds its other deliveries.
 #}
 {% macro default__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
     {%- set changed = changed_time_slices(source_relation, delivery_column) -%}
-    {%- set cleaned_key = "nullif(trim(" ~ key_column ~ "), '')" -%}
+    {%- set cleaned_key = trimmed(key_column) -%}
     with
 
     keys_to_rebuild as (
@@ -225,14 +224,10 @@
         where {{ judged_again_where }}
     )
 
-    -- one scan of the raw table (three disjoint conditions)
+    -- one scan of the raw table, one lookup of each cleaned key
     select * from {{ source_relation }}
     where
-        {{ key_column }} in (select event_key from keys_to_rebuild)
-        or (
-            {{ key_column }} != trim({{ key_column }})
-            and {{ cleaned_key }} in (select event_key from keys_to_rebuild)
-        )
+        {{ cleaned_key }} in (select event_key from keys_to_rebuild)
         or (
             {{ time_slice_filter(delivery_column, changed) }}
             and {{ cleaned_key }} is null
@@ -263,7 +258,7 @@
             select distinct {{ time_slice('stored.' ~ time_column) }}
             from {{ this }} as stored
             where stored.{{ key_column }} in (
-                select nullif(trim({{ key_column }}), '')
+                select {{ trimmed(key_column) }}
                 from {{ source_relation }}
                 where {{ time_slice_filter(time_column, state.fresh) }}
             )
@@ -313,9 +308,10 @@
 
 {#
     For stg_privacy_events (model config `log_users_of_vanished_rows`: the
-    columns that say what a row is about besides its key, e.g. user_id and
-    event_type): the users of stored rows that a run deletes and writes no
-    row for with the same key and columns go to the change log. Only a raw
+    columns that say what a row is about besides its key: user_id,
+    event_type and event_subtype, which int_consent_events recomputes by):
+    the users of stored rows that a run deletes and writes no row for with
+    the same key and columns go to the change log. Only a raw
     delivery deleted does that (every other row a run replaces is written
     again, as the winner or as a duplicate), and the per-user models that
     take their users from staged rows of some types would not see it when

@@ -36,6 +36,15 @@
     be of another type or user), and every user after a full refresh of
     staging.
 
+    A model whose rows depend only on the events of one (user, type) pair
+    (int_consent_events: one consent type's story) sets the model config
+    `user_scope_type_column` to its column holding the staged event_subtype:
+    its scope is then kept per pair, its `judged_again` queries return
+    (user_id, type), a user named only as a user (the change log) counts for
+    every subtype of its staged event types, and replace_users compares the
+    stored rows of those pairs only. A user with one new consent event
+    recomputes one of their seven stories instead of all of them.
+
     Every row has a user (each per-user model tests user_id not null).
     Every user is recomputed when the model has no watermark yet, when as_of
     is earlier than the one it was last built at (a replay), when the
@@ -250,6 +259,7 @@
     all, is written by replace_users, in the model's transaction.
 #}
 {% macro user_scope(judged_again=[], changed_upstream=[], input_digests=none, staged_event_types=none) -%}
+    {%- set type_column = config.get('user_scope_type_column') -%}
     {#- compile, show, docs, unit tests, other engines: no tables are written,
         the SQL reads everyone -#}
     {%- if (
@@ -314,7 +324,45 @@
     {%- set query -%}
         create or replace table {{ scope }} as
         {% if every_user -%}
-            select cast(null as varchar) as user_id, true as every_user
+            select cast(null as varchar) as user_id,
+            {%- if type_column %} cast(null as varchar) as {{ type_column }},{% endif %} true as every_user
+        {%- elif type_column -%}
+            {#- rows per (user, type): the pairs with a change, and every
+                type of a user named only as a user (the change log) -#}
+            {%- set types = [] -%}
+            {%- for event_type in staged_event_types -%}
+                {%- do types.extend(privacy_vocabulary()[event_type].subtypes) -%}
+            {%- endfor -%}
+            {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
+            {%- set of_types = "and event_type in ('" ~ staged_event_types | join("', '") ~ "')" %}
+            with changed as (
+                select user_id, event_subtype as type_value from {{ staged }}
+                where staged_at > cast('{{ mark[1] }}' as timestamp) {{ of_types }}
+                union all
+                select user_id, event_subtype from {{ staged }}
+                where
+                    disposition = 'accepted'
+                    and event_timestamp > {{ previous_as_of }}
+                    and event_timestamp <= {{ as_of() }}
+                    {{ of_types }}
+                {% for judged in judged_again %}
+                    union all
+                    select * from (
+                        {{ judged
+                            | replace('__previous_as_of__', previous_as_of)
+                            | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
+                    ) as judged_again_{{ loop.index }}
+                {% endfor %}
+                {% if changed_upstream %}
+                    union all
+                    select changes.user_id, types.type_value
+                    from ({{ upstream_changes }}) as changes
+                    cross join (values ('{{ types | join("'), ('") }}')) as types (type_value)
+                {% endif %}
+            )
+            select distinct user_id, type_value as {{ type_column }}, false as every_user
+            from changed
+            where user_id is not null and type_value is not null
         {%- else -%}
             {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
             {%- set of_types = (
@@ -363,7 +411,7 @@
     {%- endset -%}
     {%- do run_query(query) -%}
     {{ log(this ~ ': recomputing ' ~ ('every user' if every_user else 'the users in ' ~ scope), info=false) }}
-    {{ return({'relation': scope, 'every_user': every_user}) }}
+    {{ return({'relation': scope, 'every_user': every_user, 'type_column': type_column}) }}
 {%- endmacro %}
 
 {#
@@ -405,9 +453,11 @@
     IN, so that DuckDB filters before a view's projection (with an OR it
     read the consent proof of every event before filtering).
 #}
-{% macro in_user_scope(column, scope) -%}
+{% macro in_user_scope(column, scope, type_expression=none) -%}
     {%- if scope is none or scope.every_user -%}
         (1 = 1)
+    {%- elif scope.type_column -%}
+        (({{ column }}, {{ type_expression }}) in (select user_id, {{ scope.type_column }} from {{ scope.relation }}))
     {%- else -%}
         ({{ column }} in (select user_id from {{ scope.relation }}))
     {%- endif -%}
@@ -452,10 +502,15 @@
         {%- set stored = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__stored'}) -%}
         {%- set incoming = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__incoming'}) -%}
         {%- set changed = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__changed'}) -%}
+        {%- set type_column = config.get('user_scope_type_column') %}
         create temporary table {{ stored }} as
         select rowid as stored_row, {{ key }} as user_id, hash({{ columns }}) as row_hash
         from {{ target_relation }}
+        {% if type_column -%}
+        where ({{ key }}, {{ type_column }}) in (select user_id, {{ type_column }} from {{ scope }});
+        {%- else -%}
         where {{ key }} in (select user_id from {{ scope }});
+        {%- endif %}
 
         create temporary table {{ incoming }} as
         select rowid as incoming_row, {{ key }} as user_id, hash({{ columns }}) as row_hash

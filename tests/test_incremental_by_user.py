@@ -513,3 +513,57 @@ def test_r8_a_replay_after_a_partial_selection_judges_the_two_days_again(
         "where source_event_id = 'evt_replay_1'"
     )
     assert known == [(False,)]
+
+
+def test_r1_r5_a_delivery_moving_an_event_to_another_consent_type_recomputes_both(
+    lakehouse: Lakehouse,
+) -> None:
+    """R1, R5: int_consent_events recomputes (user, consent type) pairs, not
+    whole users. A later delivery of an event_id under another consent type
+    wins (R1), so the story of both types changes: the old one loses the
+    event and the new one gains it. When that delivery is deleted from raw,
+    the first one wins again and the new type loses the event, although no
+    row of that type is staged (staging logs the user of the vanished row)."""
+    user = "usr_0000009"
+    at = dt.datetime(2026, 10, 20, 9, 0)
+    delivery = (
+        "evt_moved_type_1",
+        user,
+        "consent",
+        "email_marketing",
+        "granted",
+        "user_request",
+        "user",
+        at,
+        at,
+        ["version"],
+        ["v9"],
+    )
+    lakehouse.execute(INSERT, *delivery)
+    lakehouse.dbt("run", as_of=AS_OF)
+
+    corrected = (
+        *delivery[:3],
+        "sms_marketing",
+        *delivery[4:8],
+        at + dt.timedelta(days=12),
+        *delivery[9:],
+    )
+    lakehouse.execute(INSERT, *corrected)
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+    assert lakehouse.query(
+        "select consent_type from main_intermediate.int_consent_events "
+        "where event_id = 'evt_moved_type_1'"
+    ) == [("sms_marketing",)]
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+    lakehouse.execute(
+        "delete from raw.privacy_events "
+        "where event_id = 'evt_moved_type_1' and event_subtype = 'sms_marketing'"
+    )
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+    assert lakehouse.query(
+        "select consent_type from main_intermediate.int_consent_events "
+        "where event_id = 'evt_moved_type_1'"
+    ) == [("email_marketing",)]
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []

@@ -10,16 +10,19 @@
       or before as_of for the latest event), the moment it lapsed; this
       closes the granted interval and opens an expired one.
 #}
-{{ config(**incremental_by_user_config()) }}
+{{ config(user_scope_type_column='consent_type', **incremental_by_user_config()) }}
 {#-
-    Incremental by user (macros/incremental_by_user.sql): besides users with
-    new events, a user whose latest grant's expiry as_of has now reached is
-    recomputed (R4: it lapses).
+    Incremental by user and consent type (macros/incremental_by_user.sql):
+    every row depends only on the events of its (user, consent type), so a
+    run recomputes the pairs with new events and those whose latest grant's
+    expiry as_of has now reached (R4: it lapses), not every type of their
+    users.
 -#}
 {%- set scope = user_scope(
     staged_event_types=['consent'],
     judged_again=[
-        'select user_id from ' ~ this ~ ' where is_latest and lapsed_at is null and expires_at <= ' ~ as_of()
+        'select user_id, consent_type from ' ~ this
+        ~ ' where is_latest and lapsed_at is null and expires_at <= ' ~ as_of()
     ],
 ) %}
 
@@ -43,7 +46,7 @@ consent_events as (
         processed_at,
         expires_at as stated_expires_at
     from {{ ref('int_privacy_events') }}
-    where event_type = 'consent' and {{ in_user_scope('user_id', scope) }}
+    where event_type = 'consent' and {{ in_user_scope('user_id', scope, 'event_subtype') }}
 
 ),
 

@@ -32,12 +32,12 @@ final as (
 
     select
         -- ids
-        nullif(trim(event_id), '') as event_id,
-        nullif(trim(user_id), '') as user_id,
+        {{ trimmed("event_id") }} as event_id,
+        {{ trimmed("user_id") }} as user_id,
 
         -- strings
-        nullif(trim(event_name), '') as event_name,
-        lower(nullif(trim(data_category), '')) as data_category,
+        {{ trimmed("event_name") }} as event_name,
+        lower({{ trimmed("data_category") }}) as data_category,
 
         -- timestamps
         occurred_at,

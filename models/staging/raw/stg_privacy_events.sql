@@ -15,7 +15,7 @@
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
-    log_users_of_vanished_rows=['user_id', 'event_type'],
+    log_users_of_vanished_rows=['user_id', 'event_type', 'event_subtype'],
     **incremental_by_key_config(
         key_column='event_id', time_column='event_timestamp', partition_column='event_month',
         delivery_column='processed_at'
@@ -65,9 +65,9 @@ source as {{ materialized_cte() if is_incremental() else inlined_cte() }} (
 -- few of them instead of every row keeps the full build to one pass
 redelivered as {{ materialized_cte() }} (
 
-    select nullif(trim(event_id), '') as event_id
+    select {{ trimmed("event_id") }} as event_id
     from source
-    where nullif(trim(event_id), '') is not null
+    where {{ trimmed("event_id") }} is not null
     group by 1
     having count(*) > 1
 
@@ -77,19 +77,19 @@ cleaned as {{ inlined_cte() }} (
 
     select
         -- ids
-        nullif(trim(event_id), '') as event_id,
-        nullif(trim(user_id), '') as user_id,
+        {{ trimmed("event_id") }} as event_id,
+        {{ trimmed("user_id") }} as user_id,
         -- R1: ranked below with the other deliveries of its event_id
         coalesce(
-            nullif(trim(event_id), '') in (select event_id from redelivered), false
+            {{ trimmed("event_id") }} in (select event_id from redelivered), false
         ) as is_redelivered,
 
         -- strings
-        lower(nullif(trim(event_type), '')) as event_type,
-        nullif(trim(event_subtype), '') as event_subtype,
-        lower(nullif(trim(status), '')) as status,
-        lower(nullif(trim(reason), '')) as reason,
-        nullif(trim(requested_by), '') as requested_by,
+        lower({{ trimmed("event_type") }}) as event_type,
+        {{ trimmed("event_subtype") }} as event_subtype,
+        lower({{ trimmed("status") }}) as status,
+        lower({{ trimmed("reason") }}) as reason,
+        {{ trimmed("requested_by") }} as requested_by,
 
         -- timestamps
         event_timestamp,
@@ -99,16 +99,16 @@ cleaned as {{ inlined_cte() }} (
         -- out (the map itself is kept below only where a later model reads
         -- other keys)
         metadata,
-        nullif(trim(metadata['version']), '') as consent_version,
-        nullif(trim(metadata['purpose']), '') as consent_purpose,
-        nullif(trim(metadata['collection_method']), '') as collection_method,
-        nullif(trim(metadata['ip_address']), '') as ip_address,
-        nullif(trim(metadata['user_agent']), '') as user_agent,
-        nullif(trim(metadata['request_id']), '') as request_id,
-        lower(nullif(trim(metadata['regulation']), '')) as regulation_given,
-        nullif(trim(metadata['expires_at']), '') as expires_at_text,
-        lower(nullif(trim(metadata['bounce_type']), '')) as bounce_type,
-        lower(nullif(trim(metadata['exemption']), '')) as exemption
+        {{ trimmed("metadata['version']") }} as consent_version,
+        {{ trimmed("metadata['purpose']") }} as consent_purpose,
+        {{ trimmed("metadata['collection_method']") }} as collection_method,
+        {{ trimmed("metadata['ip_address']") }} as ip_address,
+        {{ trimmed("metadata['user_agent']") }} as user_agent,
+        {{ trimmed("metadata['request_id']") }} as request_id,
+        lower({{ trimmed("metadata['regulation']") }}) as regulation_given,
+        {{ trimmed("metadata['expires_at']") }} as expires_at_text,
+        lower({{ trimmed("metadata['bounce_type']") }}) as bounce_type,
+        lower({{ trimmed("metadata['exemption']") }}) as exemption
 
     from source
 

@@ -32,14 +32,14 @@ cleaned as (
 
     select
         -- ids
-        nullif(trim(user_id), '') as user_id,
+        {{ trimmed("user_id") }} as user_id,
 
         -- strings (PII)
-        lower(nullif(trim(email), '')) as email,
-        nullif(trim(phone), '') as phone,
-        nullif(trim(first_name), '') as first_name,
-        nullif(trim(last_name), '') as last_name,
-        upper(nullif(trim(country), '')) as country,
+        lower({{ trimmed("email") }}) as email,
+        {{ trimmed("phone") }} as phone,
+        {{ trimmed("first_name") }} as first_name,
+        {{ trimmed("last_name") }} as last_name,
+        upper({{ trimmed("country") }}) as country,
 
         -- timestamps
         created_at,
