@@ -567,3 +567,51 @@ def test_r1_r5_a_delivery_moving_an_event_to_another_consent_type_recomputes_bot
         "where event_id = 'evt_moved_type_1'"
     ) == [("email_marketing",)]
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
+def test_r2_rows_stamped_ahead_are_judged_again_as_as_of_moves_either_way(
+    lakehouse: Lakehouse,
+) -> None:
+    """R2: a row stamped more than the tolerance after as_of is rejected as
+    future_timestamp. Staging judges again only the rows between the last
+    run's limit and this run's, so a row a few days ahead is accepted once
+    as_of reaches it and rejected again in a replay of the earlier as_of,
+    while a row years ahead stays rejected throughout; each time, staging
+    and every per-user model hold what a full refresh holds."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    soon, far = dt.datetime(2026, 11, 3, 12, 0), dt.datetime(2031, 1, 1)
+    for event_id, at in (("evt_ahead_soon", soon), ("evt_ahead_far", far)):
+        lakehouse.execute(
+            INSERT,
+            event_id,
+            "usr_0000011",
+            "consent",
+            "sms_marketing",
+            "granted",
+            "user_request",
+            "user",
+            at,
+            dt.datetime(2026, 11, 1, 9, 0),
+            ["version"],
+            ["v9"],
+        )
+
+    def verdicts() -> list[tuple[Any, ...]]:
+        return lakehouse.query(
+            "select event_id, disposition, rejection_reason from main_staging.stg_privacy_events "
+            "where event_id like 'evt_ahead_%' order by event_id"
+        )
+
+    rejected = [
+        ("evt_ahead_far", "rejected", "future_timestamp"),
+        ("evt_ahead_soon", "rejected", "future_timestamp"),
+    ]
+    accepted = [rejected[0], ("evt_ahead_soon", "accepted", None)]
+    for as_of, expected in (
+        (AS_OF_NEXT, rejected),
+        ("2026-11-05 00:00:00", accepted),
+        (AS_OF_NEXT, rejected),
+    ):
+        lakehouse.dbt("run", as_of=as_of)
+        assert verdicts() == expected, as_of
+        assert lakehouse.differences_from_a_full_refresh(as_of) == [], as_of

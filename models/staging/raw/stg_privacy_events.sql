@@ -26,20 +26,44 @@
 {%- set future_limit = timestamp_add('hour', var('future_tolerance_hours', 24), as_of()) -%}
 
 {#-
-    R2's future_timestamp is the only judgement that depends on as_of. Every
-    accepted row passed it at the as_of it was judged at, so rows up to the
-    latest accepted event_timestamp pass it at any later as_of, and rows up
-    to the new limit pass it at this as_of. Rows past the earlier of the two are judged
-    again; this needs no record of the previous as_of, and replaying an
-    earlier as_of works the same way.
+    R2's future_timestamp is the only judgement that depends on as_of: a row
+    passes it when its event_timestamp is at or before the limit (as_of plus
+    the tolerance). Every stored row was judged at the limit of the run that
+    last built this model (rows outside the band below kept their verdict
+    then too), so only rows between that limit and this run's can change:
+    they are judged again, forwards and in a replay of an earlier as_of.
+    On DuckDB the last limit comes from the model's own watermark
+    (incremental_watermarks.own_as_of); without one, and on Spark, every row
+    past the earlier of this limit and the latest accepted event_timestamp
+    is judged again (an accepted row passed its own limit, so rows up to
+    the latest accepted one pass any later limit).
 -#}
-{%- set judged_again_at_this_as_of -%}
+{%- set since_latest_accepted -%}
     event_timestamp > (
         select least(coalesce(max(event_timestamp), cast('0001-01-01 00:00:00' as timestamp)), {{ future_limit }})
         from {{ this }}
         where disposition = 'accepted'
     )
 {%- endset -%}
+{%- if target.type == 'duckdb' -%}
+    {%- set last_limit -%}
+        (
+            select {{ timestamp_add('hour', var('future_tolerance_hours', 24), 'max(own_as_of)') }}
+            from {{ incremental_watermarks_relation() }}
+            where model_name = '{{ this.identifier }}'
+        )
+    {%- endset -%}
+    {%- set judged_again_at_this_as_of -%}
+        case
+            when {{ last_limit }} is null then {{ since_latest_accepted }}
+            else
+                event_timestamp > least({{ last_limit }}, {{ future_limit }})
+                and event_timestamp <= greatest({{ last_limit }}, {{ future_limit }})
+        end
+    {%- endset -%}
+{%- else -%}
+    {%- set judged_again_at_this_as_of = since_latest_accepted -%}
+{%- endif -%}
 
 with
 
