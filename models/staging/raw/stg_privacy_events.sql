@@ -45,21 +45,24 @@
         where disposition = 'accepted'
     )
 {%- endset -%}
-{%- if target.type == 'duckdb' -%}
-    {%- set last_limit -%}
-        (
-            select {{ timestamp_add('hour', var('future_tolerance_hours', 24), 'max(own_as_of)') }}
-            from {{ incremental_watermarks_relation() }}
-            where model_name = '{{ this.identifier }}'
-        )
+{%- set last_limit = none -%}
+{%- set watermarks = incremental_watermarks_relation() -%}
+{%- if (
+    execute and target.type == 'duckdb' and is_incremental()
+    and adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier)
+) -%}
+    {%- set found -%}
+        select {{ timestamp_text(timestamp_add('hour', var('future_tolerance_hours', 24), 'max(own_as_of)')) }}
+        from {{ watermarks }}
+        where model_name = '{{ this.identifier }}'
     {%- endset -%}
+    {%- set last_limit = run_query(found).rows[0][0] -%}
+{%- endif -%}
+{%- if last_limit is not none -%}
+    {%- set last_limit = "cast('" ~ last_limit ~ "' as timestamp)" -%}
     {%- set judged_again_at_this_as_of -%}
-        case
-            when {{ last_limit }} is null then {{ since_latest_accepted }}
-            else
-                event_timestamp > least({{ last_limit }}, {{ future_limit }})
-                and event_timestamp <= greatest({{ last_limit }}, {{ future_limit }})
-        end
+        event_timestamp > least({{ last_limit }}, {{ future_limit }})
+        and event_timestamp <= greatest({{ last_limit }}, {{ future_limit }})
     {%- endset -%}
 {%- else -%}
     {%- set judged_again_at_this_as_of = since_latest_accepted -%}
