@@ -326,58 +326,35 @@
         {% if every_user -%}
             select cast(null as varchar) as user_id,
             {%- if type_column %} cast(null as varchar) as {{ type_column }},{% endif %} true as every_user
-        {%- elif type_column -%}
-            {#- rows per (user, type): the pairs with a change, and every
-                type of a user named only as a user (the change log) -#}
-            {%- set types = [] -%}
-            {%- for event_type in staged_event_types -%}
-                {%- do types.extend(privacy_vocabulary()[event_type].subtypes) -%}
-            {%- endfor -%}
-            {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
-            {%- set of_types = "and event_type in ('" ~ staged_event_types | join("', '") ~ "')" %}
-            with changed as (
-                select user_id, event_subtype as type_value from {{ staged }}
-                where staged_at > cast('{{ mark[1] }}' as timestamp) {{ of_types }}
-                union all
-                select user_id, event_subtype from {{ staged }}
-                where
-                    disposition = 'accepted'
-                    and event_timestamp > {{ previous_as_of }}
-                    and event_timestamp <= {{ as_of() }}
-                    {{ of_types }}
-                {% for judged in judged_again %}
-                    union all
-                    select * from (
-                        {{ judged
-                            | replace('__previous_as_of__', previous_as_of)
-                            | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
-                    ) as judged_again_{{ loop.index }}
-                {% endfor %}
-                {% if changed_upstream %}
-                    union all
-                    select changes.user_id, types.type_value
-                    from ({{ upstream_changes }}) as changes
-                    cross join (values ('{{ types | join("'), ('") }}')) as types (type_value)
-                {% endif %}
-            )
-            select distinct user_id, type_value as {{ type_column }}, false as every_user
-            from changed
-            where user_id is not null and type_value is not null
         {%- else -%}
+            {#- per (user, type) when the model says so: the staged event's
+                subtype, the type its judged_again queries return, and every
+                type of its staged event types for a user named only as a
+                user (the change log, input digests) -#}
+            {%- set every_type = [] -%}
+            {%- for event_type in (staged_event_types or []) if type_column -%}
+                {%- do every_type.extend(privacy_vocabulary()[event_type].subtypes) -%}
+            {%- endfor -%}
+            {%- set staged_type = 'event_subtype' if type_column else 'cast(null as varchar)' -%}
+            {%- set any_type = (
+                "cross join (values ('" ~ every_type | join("'), ('") ~ "')) as types (type_value)"
+                if type_column else ''
+            ) -%}
+            {%- set user_type = 'types.type_value' if type_column else 'cast(null as varchar)' -%}
             {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
             {%- set of_types = (
                 '' if staged_event_types is none
                 else "and event_type in ('" ~ staged_event_types | join("', '") ~ "')"
             ) %}
-            select distinct user_id, false as every_user
+            select distinct user_id, {% if type_column %}type_value as {{ type_column }}, {% endif %}false as every_user
             from (
-                select cast(null as varchar) as user_id
+                select cast(null as varchar) as user_id, cast(null as varchar) as type_value
                 {% if staged_event_types is none or staged_event_types -%}
                 union all
-                select user_id from {{ staged }}
+                select user_id, {{ staged_type }} from {{ staged }}
                 where staged_at > cast('{{ mark[1] }}' as timestamp) {{ of_types }}
                 union all
-                select user_id from {{ staged }}
+                select user_id, {{ staged_type }} from {{ staged }}
                 where
                     disposition = 'accepted'
                     and event_timestamp > {{ previous_as_of }}
@@ -386,7 +363,7 @@
                 {%- endif %}
                 {% for judged in judged_again %}
                     union all
-                    select user_id from (
+                    select {{ '*' if type_column else 'user_id, cast(null as varchar)' }} from (
                         {{ judged
                             | replace('__previous_as_of__', previous_as_of)
                             | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
@@ -394,19 +371,20 @@
                 {% endfor %}
                 {% if changed_upstream %}
                     union all
-                    {{ upstream_changes }}
+                    select changes.user_id, {{ user_type }}
+                    from ({{ upstream_changes }}) as changes {{ any_type }}
                 {% endif %}
                 {% if input_digests is not none %}
                     {%- set next = companion_relation('inputs_next') %}
                     union all
-                    select user_id from (
+                    select changed_inputs.user_id, {{ user_type }} from (
                         (select * from {{ next }} except select * from {{ kept }})
                         union all
                         (select * from {{ kept }} except select * from {{ next }})
-                    ) as changed_inputs
+                    ) as changed_inputs {{ any_type }}
                 {% endif %}
             ) as changed
-            where user_id is not null
+            where user_id is not null{% if type_column %} and type_value is not null{% endif %}
         {%- endif %}
     {%- endset -%}
     {%- do run_query(query) -%}
