@@ -120,6 +120,30 @@ def _request_event(event_id: str, user_id: str, status: str, at: dt.datetime) ->
     )
 
 
+def _consent(
+    event_id: str,
+    user_id: str,
+    consent_type: str,
+    status: str,
+    at: dt.datetime,
+    processed_at: dt.datetime | None = None,
+) -> tuple[Any, ...]:
+    """A consent delivery with its proof (metadata version v9)."""
+    return (
+        event_id,
+        user_id,
+        "consent",
+        consent_type,
+        status,
+        "user_request",
+        "user",
+        at,
+        processed_at or at,
+        ["version"],
+        ["v9"],
+    )
+
+
 def test_r9_a_request_event_carrying_another_user_id_still_erases_the_owner(
     lakehouse: Lakehouse,
 ) -> None:
@@ -193,18 +217,7 @@ def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakeho
     granted = dt.datetime(2026, 11, 1, 9, 0)
     for event_id in ("\u3000evt_padded_1\u00a0", "\u3000"):
         lakehouse.execute(
-            INSERT,
-            event_id,
-            "usr_0000003",
-            "consent",
-            "sms_marketing",
-            "granted",
-            "user_request",
-            "user",
-            granted,
-            granted,
-            ["version"],
-            ["v9"],
+            INSERT, *_consent(event_id, "usr_0000003", "sms_marketing", "granted", granted)
         )
     lakehouse.dbt("run", as_of=AS_OF_NEXT)
 
@@ -239,20 +252,7 @@ def test_a_change_that_moves_no_channel_reaches_only_the_models_it_changes(
     )
     status = "withdrawn" if current == [("granted",)] else "granted"
     at = dt.datetime(2026, 11, 1, 9, 0)
-    lakehouse.execute(
-        INSERT,
-        "evt_no_channel_1",
-        user,
-        "consent",
-        "data_analytics",
-        status,
-        "user_request",
-        "user",
-        at,
-        at,
-        ["version"],
-        ["v9"],
-    )
+    lakehouse.execute(INSERT, *_consent("evt_no_channel_1", user, "data_analytics", status, at))
     lakehouse.dbt("run", as_of=AS_OF_NEXT)
 
     changed = {
@@ -293,17 +293,9 @@ def test_r1_a_deleted_winning_delivery_of_another_type_leaves_no_stale_rows(
     )
     lakehouse.execute(
         INSERT,
-        "evt_retyped_1",
-        user,
-        "consent",
-        "email_marketing",
-        "granted",
-        "user_request",
-        "user",
-        at,
-        at + dt.timedelta(days=1),
-        ["version"],
-        ["v9"],
+        *_consent(
+            "evt_retyped_1", user, "email_marketing", "granted", at, at + dt.timedelta(days=1)
+        ),
     )
     lakehouse.dbt("run", as_of=AS_OF)
     assert lakehouse.query(
@@ -526,30 +518,13 @@ def test_r1_r5_a_delivery_moving_an_event_to_another_consent_type_recomputes_bot
     row of that type is staged (staging logs the user of the vanished row)."""
     user = "usr_0000009"
     at = dt.datetime(2026, 10, 20, 9, 0)
-    delivery = (
-        "evt_moved_type_1",
-        user,
-        "consent",
-        "email_marketing",
-        "granted",
-        "user_request",
-        "user",
-        at,
-        at,
-        ["version"],
-        ["v9"],
-    )
-    lakehouse.execute(INSERT, *delivery)
+    lakehouse.execute(INSERT, *_consent("evt_moved_type_1", user, "email_marketing", "granted", at))
     lakehouse.dbt("run", as_of=AS_OF)
 
-    corrected = (
-        *delivery[:3],
-        "sms_marketing",
-        *delivery[4:8],
-        at + dt.timedelta(days=12),
-        *delivery[9:],
+    moved = _consent(
+        "evt_moved_type_1", user, "sms_marketing", "granted", at, at + dt.timedelta(days=12)
     )
-    lakehouse.execute(INSERT, *corrected)
+    lakehouse.execute(INSERT, *moved)
     lakehouse.dbt("run", as_of=AS_OF_NEXT)
     assert lakehouse.query(
         "select consent_type from main_intermediate.int_consent_events "
@@ -581,20 +556,10 @@ def test_r2_rows_stamped_ahead_are_judged_again_as_as_of_moves_either_way(
     lakehouse.dbt("run", as_of=AS_OF)
     soon, far = dt.datetime(2026, 11, 3, 12, 0), dt.datetime(2031, 1, 1)
     for event_id, at in (("evt_ahead_soon", soon), ("evt_ahead_far", far)):
-        lakehouse.execute(
-            INSERT,
-            event_id,
-            "usr_0000011",
-            "consent",
-            "sms_marketing",
-            "granted",
-            "user_request",
-            "user",
-            at,
-            dt.datetime(2026, 11, 1, 9, 0),
-            ["version"],
-            ["v9"],
+        delivery = _consent(
+            event_id, "usr_0000011", "sms_marketing", "granted", at, dt.datetime(2026, 11, 1, 9, 0)
         )
+        lakehouse.execute(INSERT, *delivery)
 
     def verdicts() -> list[tuple[Any, ...]]:
         return lakehouse.query(
