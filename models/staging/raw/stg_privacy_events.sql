@@ -46,9 +46,9 @@
     )
 {%- endset -%}
 {%- set last_limit = none -%}
-{%- set watermarks = incremental_watermarks_relation() -%}
+{%- set watermarks = incremental_watermarks_relation() if target.type == 'duckdb' else none -%}
 {%- if (
-    execute and target.type == 'duckdb' and is_incremental()
+    execute and watermarks is not none and is_incremental()
     and adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier)
 ) -%}
     {%- set found -%}
