@@ -297,13 +297,31 @@
         )
         {%- endif %}
     {%- endset -%}
-    {{ log_users_of_replaced_rows(target_relation, replaced, temp_relation) }}
-    {{ log_users_of_vanished_rows(target_relation, replaced, temp_relation, key) }}
-    delete from {{ target_relation }}
+    {{ replace_rows(target_relation, temp_relation, replaced, columns, key) }}
+{%- endmacro %}
+
+{#
+    The rows of `target_relation` that `replaced` selects become the rows of
+    `temp_relation` (DuckDB). The predicate is evaluated once, into the
+    rowids of the replaced rows, which the change log and the delete then
+    read.
+#}
+{% macro replace_rows(target_relation, temp_relation, replaced, columns, key=none) -%}
+    {%- set replaced_rows = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__replaced'}) -%}
+    {%- set is_replaced = 'rowid in (select replaced_row from ' ~ replaced_rows ~ ')' -%}
+    create temporary table {{ replaced_rows }} as
+    select rowid as replaced_row from {{ target_relation }}
     where {{ replaced }};
 
+    {{ log_users_of_replaced_rows(target_relation, is_replaced, temp_relation) }}
+    {{ log_users_of_vanished_rows(target_relation, is_replaced, temp_relation, key) }}
+    delete from {{ target_relation }}
+    where {{ is_replaced }};
+
     insert into {{ target_relation }} ({{ columns }})
-    select {{ columns }} from {{ temp_relation }}
+    select {{ columns }} from {{ temp_relation }};
+
+    drop table {{ replaced_rows }}
 {%- endmacro %}
 
 {#
@@ -374,12 +392,7 @@
     {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set replaced = slice ~ ' in (select ' ~ slice ~ ' from ' ~ temp_relation ~ ')' -%}
-    {{ log_users_of_replaced_rows(target_relation, replaced, temp_relation) }}
-    delete from {{ target_relation }}
-    where {{ replaced }};
-
-    insert into {{ target_relation }} ({{ columns }})
-    select {{ columns }} from {{ temp_relation }}
+    {{ replace_rows(target_relation, temp_relation, replaced, columns) }}
 {%- endmacro %}
 
 {#

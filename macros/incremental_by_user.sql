@@ -249,6 +249,45 @@
 {%- endmacro %}
 
 {#
+    The watermark the model being built recorded at its last build (DuckDB),
+    as texts: as_of and staged_through (what it was built from),
+    fingerprint, own_as_of (the as_of its rows were judged at; none in a
+    watermark older than that column) and is_replay (this run's as_of is
+    earlier than the one its rows were judged at). None without one: the
+    first build, or another engine (watermarks are DuckDB's).
+#}
+{% macro own_watermark() -%}
+    {%- if not execute or target.type != 'duckdb' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set watermarks = incremental_watermarks_relation() -%}
+    {%- if not adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found -%}
+        select
+            {{ timestamp_text('as_of') }},
+            {{ timestamp_text('staged_through') }},
+            fingerprint,
+            {{ timestamp_text('own_as_of') }},
+            not coalesce(coalesce(own_as_of, as_of) <= {{ as_of() }}, false)
+        from {{ watermarks }}
+        where model_name = '{{ this.identifier }}'
+    {%- endset -%}
+    {%- set rows = run_query(found).rows -%}
+    {%- if rows | length != 1 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({
+        'as_of': rows[0][0],
+        'staged_through': rows[0][1],
+        'fingerprint': rows[0][2],
+        'own_as_of': rows[0][3],
+        'is_replay': rows[0][4],
+    }) }}
+{%- endmacro %}
+
+{#
     In an incremental run: works out the users to recompute (see the top of
     this file), writes them to the scope table and returns it; outside one,
     none. `judged_again` queries may use the tokens __previous_as_of__ (the
@@ -283,32 +322,18 @@
         {%- set changed_upstream = changed_upstream + ['stg_privacy_events'] -%}
     {%- endif -%}
     {%- set scope = user_scope_relation() -%}
-    {%- set watermarks = incremental_watermarks_relation() -%}
-    {%- set mark = none -%}
-    {%- if adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier) -%}
-        {%- set found -%}
-            select
-                {{ timestamp_text('as_of') }},
-                {{ timestamp_text('staged_through') }},
-                fingerprint,
-                coalesce(own_as_of, as_of) <= {{ as_of() }}
-            from {{ watermarks }}
-            where model_name = '{{ this.identifier }}'
-        {%- endset -%}
-        {%- set rows = run_query(found).rows -%}
-        {%- set mark = rows[0] if rows | length == 1 else none -%}
-    {%- endif -%}
+    {%- set mark = own_watermark() -%}
     {%- set staged = upstream_relation('stg_privacy_events') -%}
     {%- set lineage = incremental_lineage() -%}
     {%- set every_user = (
-        mark is none or not mark[3] or not lineage.complete or mark[2] != lineage.fingerprint
+        mark is none or mark.is_replay or not lineage.complete or mark.fingerprint != lineage.fingerprint
     ) -%}
     {%- if not every_user and changed_upstream -%}
         {%- set upstream_changes -%}
             select user_id from {{ user_changes_relation() }}
             where
                 model_name in ('{{ changed_upstream | join("', '") }}')
-                and changed_at > cast('{{ mark[1] }}' as timestamp)
+                and changed_at > cast('{{ mark.staged_through }}' as timestamp)
         {%- endset -%}
         {%- set every_user = run_query(
             'select count(*) from (' ~ upstream_changes ~ ') as changes where user_id is null'
@@ -341,7 +366,7 @@
                 if type_column else ''
             ) -%}
             {%- set user_type = 'types.type_value' if type_column else 'cast(null as varchar)' -%}
-            {%- set previous_as_of = "cast('" ~ mark[0] ~ "' as timestamp)" -%}
+            {%- set previous_as_of = "cast('" ~ mark.as_of ~ "' as timestamp)" -%}
             {%- set of_types = (
                 '' if staged_event_types is none
                 else "and event_type in ('" ~ staged_event_types | join("', '") ~ "')"
@@ -352,7 +377,7 @@
                 {% if staged_event_types is none or staged_event_types -%}
                 union all
                 select user_id, {{ staged_type }} from {{ staged }}
-                where staged_at > cast('{{ mark[1] }}' as timestamp) {{ of_types }}
+                where staged_at > cast('{{ mark.staged_through }}' as timestamp) {{ of_types }}
                 union all
                 select user_id, {{ staged_type }} from {{ staged }}
                 where
@@ -366,7 +391,7 @@
                     select {{ '*' if type_column else 'user_id, cast(null as varchar)' }} from (
                         {{ judged
                             | replace('__previous_as_of__', previous_as_of)
-                            | replace('__staged_through__', "cast('" ~ mark[1] ~ "' as timestamp)") }}
+                            | replace('__staged_through__', "cast('" ~ mark.staged_through ~ "' as timestamp)") }}
                     ) as judged_again_{{ loop.index }}
                 {% endfor %}
                 {% if changed_upstream %}
@@ -481,14 +506,19 @@
         {%- set incoming = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__incoming'}) -%}
         {%- set changed = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__changed'}) -%}
         {%- set type_column = config.get('user_scope_type_column') %}
+        {#- the rows in scope are found by their keys first, then only they
+            are read whole (each is fetched by rowid) -#}
         create temporary table {{ stored }} as
         select rowid as stored_row, {{ key }} as user_id, hash({{ columns }}) as row_hash
         from {{ target_relation }}
-        {% if type_column -%}
-        where ({{ key }}, {{ type_column }}) in (select user_id, {{ type_column }} from {{ scope }});
-        {%- else -%}
-        where {{ key }} in (select user_id from {{ scope }});
-        {%- endif %}
+        where rowid in (
+            select rowid from {{ target_relation }}
+            {% if type_column -%}
+            where ({{ key }}, {{ type_column }}) in (select user_id, {{ type_column }} from {{ scope }})
+            {%- else -%}
+            where {{ key }} in (select user_id from {{ scope }})
+            {%- endif %}
+        );
 
         create temporary table {{ incoming }} as
         select rowid as incoming_row, {{ key }} as user_id, hash({{ columns }}) as row_hash

@@ -32,41 +32,30 @@
     last built this model (rows outside the band below kept their verdict
     then too), so only rows between that limit and this run's can change:
     they are judged again, forwards and in a replay of an earlier as_of.
-    On DuckDB the last limit comes from the model's own watermark
-    (incremental_watermarks.own_as_of); without one, and on Spark, every row
-    past the earlier of this limit and the latest accepted event_timestamp
-    is judged again (an accepted row passed its own limit, so rows up to
-    the latest accepted one pass any later limit).
+    The last limit comes from the as_of in the model's own watermark
+    (DuckDB); without one, every row past the earlier of this limit and the
+    latest accepted event_timestamp is judged again (an accepted row passed
+    its own limit, so rows up to the latest accepted one pass any later
+    limit).
 -#}
-{%- set since_latest_accepted -%}
-    event_timestamp > (
-        select least(coalesce(max(event_timestamp), cast('0001-01-01 00:00:00' as timestamp)), {{ future_limit }})
-        from {{ this }}
-        where disposition = 'accepted'
-    )
-{%- endset -%}
-{%- set last_limit = none -%}
-{%- set watermarks = incremental_watermarks_relation() if target.type == 'duckdb' else none -%}
-{%- if (
-    execute and watermarks is not none and is_incremental()
-    and adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier)
-) -%}
-    {%- set found -%}
-        select {{ timestamp_text(timestamp_add('hour', var('future_tolerance_hours', 24), 'max(own_as_of)')) }}
-        from {{ watermarks }}
-        where model_name = '{{ this.identifier }}'
-    {%- endset -%}
-    {%- set last_limit = run_query(found).rows[0][0] -%}
-{%- endif -%}
-{%- if last_limit is not none -%}
-    {%- set last_limit = "cast('" ~ last_limit ~ "' as timestamp)" -%}
+{%- set mark = own_watermark() if is_incremental() else none -%}
+{%- if mark is not none and mark.own_as_of is not none -%}
+    {%- set last_limit = timestamp_add(
+        'hour', var('future_tolerance_hours', 24), "cast('" ~ mark.own_as_of ~ "' as timestamp)"
+    ) -%}
     {%- set judged_again_at_this_as_of -%}
         event_timestamp > least({{ last_limit }}, {{ future_limit }})
         and event_timestamp <= greatest({{ last_limit }}, {{ future_limit }})
     {%- endset -%}
 {%- else -%}
-    {%- set judged_again_at_this_as_of = since_latest_accepted -%}
-{%- endif -%}
+    {%- set judged_again_at_this_as_of -%}
+        event_timestamp > (
+            select least(coalesce(max(event_timestamp), cast('0001-01-01 00:00:00' as timestamp)), {{ future_limit }})
+            from {{ this }}
+            where disposition = 'accepted'
+        )
+    {%- endset -%}
+{%- endif %}
 
 with
 
