@@ -19,7 +19,10 @@ every measurement alike; each is reported as the median of its rounds:
     run recomputes. The same incremental step as a `dbt build` (every unit and
     data test too) is timed once, on a copy of the last round's database, and
     reported beside it; the goal is judged on the run, as the issue words it
-    ("an incremental run").
+    ("an incremental run"). Also once, for information: (c0) the same
+    `dbt run` again right after the last (c), with nothing new: what a run
+    costs whatever the batch (dbt's start, every node's own queries, the
+    scans that find nothing to do).
 
 dbt runs as a subprocess; its wall time and peak resident memory (getrusage of
 that child) are recorded. Before each timed dbt run an untimed `dbt parse` with
@@ -200,6 +203,7 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
     fulls: list[Measured] = facts["full"]
     incrementals: list[Measured] = facts["incremental"]
     incremental_build: Measured = facts["incremental_build"]
+    nothing_new: Measured = facts["nothing_new"]
     full, incremental = median_run(fulls), median_run(incrementals)
     a = statistics.median(m.seconds for m in window)
     b = statistics.median(m.seconds for m in fulls)
@@ -241,6 +245,8 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         f"| {c:.1f} | {peak(incrementals)} |",
         "| (c') the same step as `dbt build` (with every unit and data test), once, on a copy | "
         f"{incremental_build.seconds:.1f} | {incremental_build.peak_rss_mb:,.0f} MiB |",
+        "| (c0) the same `dbt run` again right after (c), nothing new, once | "
+        f"{nothing_new.seconds:.1f} | {nothing_new.peak_rss_mb:,.0f} MiB |",
         "",
         "| ratio | value | goal | |",
         "|---|---|---|---|",
@@ -248,6 +254,7 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         f"| (c)/(b) | **{incremental_ratio:.3f}** | <= {GOAL_INCREMENTAL:g} | "
         f"{mark(incremental_ratio <= GOAL_INCREMENTAL)} |",
         f"| (c')/(b), for information | {build_ratio:.3f} | | |",
+        f"| (c0)/(b), for information | {nothing_new.seconds / b:.3f} | | |",
         "",
         "Where the time goes, in the round of median time (sum of dbt's per-node times; "
         "two nodes run at once, so the sums exceed the wall time):",
@@ -261,6 +268,7 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
                 ("(b) full build", full),
                 ("(c) incremental run", incremental),
                 ("(c') incremental build", incremental_build),
+                ("(c0) run with nothing new", nothing_new),
             )
         ),
         "",
@@ -383,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(work, copy)
         say(f"round {round_number}: (c) incremental dbt run")
         facts["incremental"].append(dbt.timed("run", as_of=batch_as_of))
+        if round_number == args.repeats:
+            say("(c0) the same dbt run again, nothing new")
+            facts["nothing_new"] = dbt.timed("run", as_of=batch_as_of)
 
     say("(c') the same incremental step as dbt build, on the copy")
     facts["incremental_build"] = Dbt(scratch, copy).timed("build", as_of=batch_as_of)

@@ -166,9 +166,10 @@
     What a model was computed from, worked out when it is built (DuckDB):
 
     - fingerprint: one md5 of the model's code, the code of the views above
-      it (read at query time), the contents of the seeds above it, the vars
-      the rules read, and the fingerprints recorded by the tables it reads
-      when they were last built. A deploy that changes a model's rule, a
+      it (read at query time), the code of the project's macros those call,
+      the contents of the seeds above it, the vars the rules read, and the
+      fingerprints recorded by the tables it reads when they were last
+      built. A deploy that changes a model's rule or a macro it calls, a
       seed loaded with new rows, or a table upstream rebuilt from new code
       all change it;
     - as_of and staged_through: the earliest of this run's and those the
@@ -186,7 +187,7 @@
         {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '') | string) -%}
     {%- endfor -%}
     {%- set built = [] -%}
-    {%- set state = namespace(queue=model.depends_on.nodes | list, seen=[]) -%}
+    {%- set state = namespace(queue=model.depends_on.nodes | list, seen=[], macros=model.depends_on.macros | list) -%}
     {%- for _ in range(1000) if state.queue -%}
         {%- set node_id = state.queue[0] -%}
         {%- set state.queue = state.queue[1:] -%}
@@ -205,6 +206,23 @@
             {%- elif node.resource_type == 'model' -%}
                 {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
                 {%- set state.queue = state.queue + node.depends_on.nodes | list -%}
+                {%- set state.macros = state.macros + node.depends_on.macros | list -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {#- the code of this project's macros that the model and the views it
+        reads call, directly or through one another (dispatched macros as
+        dbt resolves them for this engine) -#}
+    {%- set macros = namespace(queue=state.macros, seen=[]) -%}
+    {%- for _ in range(1000) if macros.queue -%}
+        {%- set macro_id = macros.queue[0] -%}
+        {%- set macros.queue = macros.queue[1:] -%}
+        {%- if macro_id not in macros.seen and macro_id.startswith('macro.customerio_privacy.') -%}
+            {%- set macros.seen = macros.seen + [macro_id] -%}
+            {%- set found = customerio_privacy.get(macro_id.split('.')[-1]) -%}
+            {%- if found is not none -%}
+                {%- do parts.append(macro_id ~ '=' ~ local_md5(found.macro.macro_sql)) -%}
+                {%- set macros.queue = macros.queue + found.macro.depends_on.macros | list -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,12 +54,31 @@ class DbtResult:
         ]
 
 
-def run_dbt(args: list[str], *, target: str, target_path: Path) -> DbtResult:
-    """dbt in this process (so Spark's session is shared), from the repo root."""
+# What dbt reads: the project and profile files and the folders dbt_project.yml names.
+DBT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+DBT_FOLDERS = ("models", "macros", "seeds", "data-tests", "analyses", "snapshots")
+
+
+def copy_dbt_project(destination: Path) -> Path:
+    """A copy of the dbt project (not the connector, tests or caches) for a
+    test to change; run it with run_dbt(project=...)."""
+    destination.mkdir(parents=True)
+    for name in DBT_FILES:
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, destination / name)
+    for name in DBT_FOLDERS:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, destination / name)
+    return destination
+
+
+def run_dbt(args: list[str], *, target: str, target_path: Path, project: Path = REPO) -> DbtResult:
+    """dbt in this process (so Spark's session is shared), from the project's root
+    (the repository's, or a copy a test changed)."""
     from dbt.cli.main import dbtRunner
 
     cwd = Path.cwd()
-    os.chdir(REPO)
+    os.chdir(project)
     try:
         outcome = dbtRunner().invoke(
             [
@@ -66,9 +86,9 @@ def run_dbt(args: list[str], *, target: str, target_path: Path) -> DbtResult:
                 "--target",
                 target,
                 "--profiles-dir",
-                str(REPO),
+                str(project),
                 "--project-dir",
-                str(REPO),
+                str(project),
                 "--target-path",
                 str(target_path),
                 "--log-path",

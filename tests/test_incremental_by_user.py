@@ -19,7 +19,15 @@ import pytest
 from cio_privacy.generate import generate_lakehouse
 from cio_privacy.warehouse import create_ledger_tables
 
-from tests.conftest import AS_OF, SEED, WORLD_END, environment, run_dbt
+from tests.conftest import (
+    AS_OF,
+    REPO,
+    SEED,
+    WORLD_END,
+    copy_dbt_project,
+    environment,
+    run_dbt,
+)
 from tests.rows import difference, rows
 
 USERS = 300
@@ -43,6 +51,8 @@ class Lakehouse:
         self.tmp = tmp
         self.path = tmp / "lakehouse.duckdb"
         self.runs = 0
+        # the dbt project that runs: the repository's, or a copy a test changed
+        self.project = REPO
 
     def dbt(self, *args: str, as_of: str, path: Path | None = None) -> None:
         self.runs += 1
@@ -51,6 +61,7 @@ class Lakehouse:
                 [*args, "--vars", json.dumps({"as_of": as_of})],
                 target="local",
                 target_path=self.tmp / f"run-{self.runs}",
+                project=self.project,
             )
         assert result.success, result.failures()
 
@@ -205,6 +216,30 @@ def test_a_seed_loaded_with_new_rows_recomputes_every_user(lakehouse: Lakehouse)
     )
     lakehouse.dbt("run", as_of=AS_OF)
 
+    assert lakehouse.differences_from_a_full_refresh(AS_OF) == []
+
+
+def test_r3_a_deploy_that_changes_a_macro_recomputes_the_models_that_call_it(
+    lakehouse: Lakehouse,
+) -> None:
+    """R3: the watermark's fingerprint holds the code of the project's macros a
+    model calls. A deploy that changes the order R3 gives events of equal time
+    (macros/event_order.sql, through int_consent_events' window) recomputes
+    every user on the next run, with no new event: what it stores then is
+    what a full refresh of the new code stores."""
+    lakehouse.dbt("run", as_of=AS_OF)
+    before = lakehouse.rows()["int_consent_events"]
+
+    project = copy_dbt_project(lakehouse.tmp / "deployed")
+    order = project / "macros" / "event_order.sql"
+    earliest = "{{ prefix }}event_timestamp asc nulls first,"
+    assert earliest in order.read_text()
+    reordered = "{{ prefix }}event_id desc nulls last,\n    " + earliest
+    order.write_text(order.read_text().replace(earliest, reordered))
+    lakehouse.project = project
+    lakehouse.dbt("run", as_of=AS_OF)
+
+    assert lakehouse.rows()["int_consent_events"] != before
     assert lakehouse.differences_from_a_full_refresh(AS_OF) == []
 
 

@@ -8,29 +8,18 @@ on DuckDB (only the seed and the model that checks it: no lakehouse needed).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, DbtResult
+from tests.conftest import REPO, DbtResult, copy_dbt_project
 
 HEADER = "policy_id,data_category,retention_days,deletion_strategy,exceptions,legal_basis,is_active"
 VALID_ROW = "events_delete_after_36_months,events,1095,hard_delete,legal_hold,Art. 6(1)(f),true"
-# What dbt reads: the project and profile files and the paths dbt_project.yml names.
-DBT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
-DBT_FOLDERS = ("models", "macros", "seeds", "data-tests", "analyses", "snapshots")
 
 
 def _copy_project(destination: Path, policies_csv: str) -> Path:
-    project = destination / "project"
-    project.mkdir()
-    for name in DBT_FILES:
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, project / name)
-    for name in DBT_FOLDERS:
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project / name)
+    project = copy_dbt_project(destination / "project")
     (project / "seeds" / "retention_policies.csv").write_text(policies_csv)
     return project
 
