@@ -84,6 +84,7 @@
             'incremental_strategy': 'replace_keys',
             'unique_key': key_column,
             'time_slice_column': delivery_column,
+            'replace_rebuilt': true,
         }) -%}
     {%- endif -%}
 {%- endmacro %}
@@ -99,6 +100,7 @@
             'incremental_strategy': 'replace_time_slices',
             'partition_by': [partition_column] if target.type == 'databricks' else none,
             'time_slice_column': time_column,
+            'replace_rebuilt': target.type == 'duckdb',
         }) -%}
     {%- endif -%}
 {%- endmacro %}
@@ -149,15 +151,21 @@
     along with the rows without a time, which is harmless.
 #}
 {% macro time_slice_filter(time_column, slices) -%}
-    {%- set literals = [] -%}
-    {%- for slice in slices | map('default', '0001-01-01', true) | unique | sort -%}
-        {%- do literals.append("cast('" ~ slice ~ "' as date)") -%}
-    {%- endfor -%}
+    {%- set literals = time_slice_literals(slices) -%}
     {%- if literals -%}
         (coalesce({{ time_slice(time_column) }}, cast('0001-01-01' as date)) in ({{ literals | join(', ') }}))
     {%- else -%}
         (1 = 0)
     {%- endif -%}
+{%- endmacro %}
+
+{# The slices as date literals, the slice without a time as 0001-01-01. #}
+{% macro time_slice_literals(slices) -%}
+    {%- set literals = [] -%}
+    {%- for slice in slices | map('default', '0001-01-01', true) | unique | sort -%}
+        {%- do literals.append("cast('" ~ slice ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(literals) }}
 {%- endmacro %}
 
 {#
@@ -190,13 +198,18 @@
     judged on its own, and its judgement does not depend on as_of). Raw keys
     are looked up cleaned as staging cleans them (macros/trimmed.sql), so a
     key padded with spaces finds its other deliveries.
+
+    In run, build and retry the keys and the changed slices are recorded
+    (record_rebuilt below) before the model's query runs, and strategy
+    `replace_keys` replaces every stored row they name: a key whose raw
+    deliveries were all deleted has no new row, and its stored rows go too
+    (so do the keyless ones of a slice whose keyless raw rows were all
+    deleted). Elsewhere (compile, show) the keys are a CTE.
 #}
 {% macro default__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
     {%- set changed = changed_time_slices(source_relation, delivery_column) -%}
     {%- set cleaned_key = trimmed(key_column) -%}
-    with
-
-    keys_to_rebuild as (
+    {%- set keys_to_rebuild -%}
         -- a key whose count of rows per delivery time differs has a new delivery
         select event_key
         from (
@@ -216,22 +229,65 @@
             from {{ this }}
             where {{ time_slice_filter(delivery_column, changed) }}
         ) as deliveries
+        where event_key is not null
         group by event_key, delivered_at
         having sum(raw_rows) != sum(stored_rows)
         union
         select {{ key_column }} as event_key
         from {{ this }}
-        where {{ judged_again_where }}
-    )
-
+        where ({{ judged_again_where }}) and {{ key_column }} is not null
+    {%- endset -%}
+    {%- set rebuilt = record_rebuilt(changed, keys_to_rebuild) -%}
+    {%- set keys = keys_to_rebuild if rebuilt is none else rebuilt.key_query -%}
     -- one scan of the raw table, one lookup of each cleaned key
     select * from {{ source_relation }}
     where
-        {{ cleaned_key }} in (select event_key from keys_to_rebuild)
+        {{ cleaned_key }} in ({{ keys }})
         or (
             {{ time_slice_filter(delivery_column, changed) }}
             and {{ cleaned_key }} is null
         )
+{%- endmacro %}
+
+{#
+    What an incremental run of a staging model on DuckDB rebuilds, written
+    before its query runs (run, build and retry) to `<model>__rebuilt`: the
+    time slices (`changed_slices`, as time_slices_of() gives them) and the
+    keys (`keys_query`, a query of one column; none for a model without
+    keys). The strategies of a model with the config `replace_rebuilt`
+    replace every stored row it names and drop it: a slice or a key whose
+    raw rows were all deleted has no new row, and its stored rows must go
+    too. Returns the queries that read it back ({'key_query', 'slice_query'}), or none
+    where nothing is written (compile, show, other engines).
+#}
+{% macro record_rebuilt(changed_slices, keys_query=none) -%}
+    {%- if (
+        not execute or target.type != 'duckdb' or flags.WHICH not in ['run', 'build', 'retry']
+        or model.resource_type != 'model'
+    ) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rebuilt = companion_relation('rebuilt') -%}
+    {%- set slices = time_slice_literals(changed_slices) -%}
+    {%- set query -%}
+        create or replace table {{ rebuilt }} as
+        select cast(null as varchar) as rebuilt_key, cast(null as date) as rebuilt_slice
+        where false
+        {%- if keys_query is not none %}
+        union all
+        select rebuilt_key, null from ({{ keys_query }}) as rebuilt_keys (rebuilt_key)
+        where rebuilt_key is not null
+        {%- endif %}
+        {%- for slice in slices %}
+        union all
+        select null, {{ slice }}
+        {%- endfor %}
+    {%- endset -%}
+    {%- do run_query(query) -%}
+    {{ return({
+        'key_query': 'select rebuilt_key from ' ~ rebuilt ~ ' where rebuilt_key is not null',
+        'slice_query': 'select rebuilt_slice from ' ~ rebuilt ~ ' where rebuilt_slice is not null',
+    }) }}
 {%- endmacro %}
 
 {#
@@ -276,10 +332,14 @@
 {%- endmacro %}
 
 {#
-    Incremental strategy `replace_keys` (DuckDB): the new rows replace every
-    stored row with a key among them; rows without a key are replaced by the
-    time slices (model config `time_slice_column`, if any) of the keyless
-    new rows.
+    Incremental strategy `replace_keys` (DuckDB). With the model config
+    `replace_rebuilt` (a model that reads rebuilt_source()), the stored rows
+    of every key and slice the run rebuilt (record_rebuilt) are replaced by
+    the new rows, which hold only those keys and, without a key, those
+    slices: a key whose raw rows were all deleted leaves none. Otherwise the
+    new rows replace every stored row with a key among them, and rows
+    without a key are replaced by the time slices (model config
+    `time_slice_column`, if any) of the keyless new rows.
 #}
 {% macro get_incremental_replace_keys_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
@@ -287,17 +347,32 @@
     {%- set key = arg_dict['unique_key'] -%}
     {%- set time_column = config.get('time_slice_column') -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set rebuilt = companion_relation('rebuilt', target_relation) if config.get('replace_rebuilt') else none -%}
     {%- set replaced -%}
+        {%- if rebuilt %}
+        {{ key }} in (select rebuilt_key from {{ rebuilt }} where rebuilt_key is not null)
+        {%- else %}
         {{ key }} in (select {{ key }} from {{ temp_relation }} where {{ key }} is not null)
+        {%- endif %}
         {%- if time_column %}
-            {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" %}
-        or (
-            {{ key }} is null
-            and {{ slice }} in (select {{ slice }} from {{ temp_relation }} where {{ key }} is null)
-        )
+        or ({{ key }} is null and {{ replaced_slices(time_column, temp_relation, rebuilt, key) }})
         {%- endif %}
     {%- endset -%}
-    {{ replace_rows(target_relation, temp_relation, replaced, columns, key) }}
+    {{ replace_rows(target_relation, temp_relation, replaced, columns, key, rebuilt) }}
+{%- endmacro %}
+
+{#
+    A predicate: the row's time slice is one the run replaces, those the run
+    rebuilt (record_rebuilt) or else those of the new rows (of those without
+    a key, when `key` is given).
+#}
+{% macro replaced_slices(time_column, temp_relation, rebuilt, key=none) -%}
+    {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
+    {%- if rebuilt -%}
+        {{ slice }} in (select rebuilt_slice from {{ rebuilt }} where rebuilt_slice is not null)
+    {%- else -%}
+        {{ slice }} in (select {{ slice }} from {{ temp_relation }}{% if key %} where {{ key }} is null{% endif %})
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -306,7 +381,7 @@
     rowids of the replaced rows, which the change log and the delete then
     read.
 #}
-{% macro replace_rows(target_relation, temp_relation, replaced, columns, key=none) -%}
+{% macro replace_rows(target_relation, temp_relation, replaced, columns, key=none, rebuilt=none) -%}
     {%- set replaced_rows = temp_relation.incorporate(path={'identifier': temp_relation.identifier ~ '__replaced'}) -%}
     {%- set is_replaced = 'rowid in (select replaced_row from ' ~ replaced_rows ~ ')' -%}
     create temporary table {{ replaced_rows }} as
@@ -322,6 +397,9 @@
     select {{ columns }} from {{ temp_relation }};
 
     drop table {{ replaced_rows }}
+    {%- if rebuilt %};
+    drop table {{ rebuilt }}
+    {%- endif %}
 {%- endmacro %}
 
 {#
@@ -378,8 +456,11 @@
 
 {#
     Incremental strategy `replace_time_slices`: the new rows are every row of
-    the slices (model config `time_slice_column`) they fall in; the slices'
-    stored rows are replaced by them.
+    the slices (model config `time_slice_column`) the run rebuilt; the
+    slices' stored rows are replaced by them. On DuckDB those are the slices
+    the model recorded (config `replace_rebuilt`, record_rebuilt), so a
+    slice whose raw rows were all deleted is emptied; on Databricks, the
+    slices the new rows fall in.
 #}
 {% macro get_incremental_replace_time_slices_sql(arg_dict) -%}
     {{ return(adapter.dispatch('get_incremental_replace_time_slices_sql', 'customerio_privacy')(arg_dict)) }}
@@ -389,10 +470,10 @@
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set temp_relation = arg_dict['temp_relation'] -%}
     {%- set time_column = config.require('time_slice_column') -%}
-    {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    {%- set replaced = slice ~ ' in (select ' ~ slice ~ ' from ' ~ temp_relation ~ ')' -%}
-    {{ replace_rows(target_relation, temp_relation, replaced, columns) }}
+    {%- set rebuilt = companion_relation('rebuilt', target_relation) if config.get('replace_rebuilt') else none -%}
+    {%- set replaced = replaced_slices(time_column, temp_relation, rebuilt) -%}
+    {{ replace_rows(target_relation, temp_relation, replaced, columns, rebuilt=rebuilt) }}
 {%- endmacro %}
 
 {#

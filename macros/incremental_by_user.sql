@@ -166,12 +166,12 @@
     What a model was computed from, worked out when it is built (DuckDB):
 
     - fingerprint: one md5 of the model's code, the code of the views above
-      it (read at query time), the code of the project's macros those call,
-      the contents of the seeds above it, the vars the rules read, and the
+      it (read at query time), the code of every macro of the project, the
+      contents of the seeds above it, the vars the rules read, and the
       fingerprints recorded by the tables it reads when they were last
-      built. A deploy that changes a model's rule or a macro it calls, a
-      seed loaded with new rows, or a table upstream rebuilt from new code
-      all change it;
+      built. A deploy that changes a model's rule or any macro, a seed
+      loaded with new rows, or a table upstream rebuilt from new code all
+      change it;
     - as_of and staged_through: the earliest of this run's and those the
       tables it reads were built at. A model built from a table that was not
       rebuilt since new events were staged (a partial selection) records the
@@ -187,7 +187,7 @@
         {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '') | string) -%}
     {%- endfor -%}
     {%- set built = [] -%}
-    {%- set state = namespace(queue=model.depends_on.nodes | list, seen=[], macros=model.depends_on.macros | list) -%}
+    {%- set state = namespace(queue=model.depends_on.nodes | list, seen=[]) -%}
     {%- for _ in range(1000) if state.queue -%}
         {%- set node_id = state.queue[0] -%}
         {%- set state.queue = state.queue[1:] -%}
@@ -206,26 +206,18 @@
             {%- elif node.resource_type == 'model' -%}
                 {%- do parts.append(node_id ~ '=' ~ node.checksum.checksum) -%}
                 {%- set state.queue = state.queue + node.depends_on.nodes | list -%}
-                {%- set state.macros = state.macros + node.depends_on.macros | list -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- the code of this project's macros that the model and the views it
-        reads call, directly or through one another (dispatched macros as
-        dbt resolves them for this engine) -#}
-    {%- set macros = namespace(queue=state.macros, seen=[]) -%}
-    {%- for _ in range(1000) if macros.queue -%}
-        {%- set macro_id = macros.queue[0] -%}
-        {%- set macros.queue = macros.queue[1:] -%}
-        {%- if macro_id not in macros.seen and macro_id.startswith('macro.customerio_privacy.') -%}
-            {%- set macros.seen = macros.seen + [macro_id] -%}
-            {%- set found = customerio_privacy.get(macro_id.split('.')[-1]) -%}
-            {%- if found is not none -%}
-                {%- do parts.append(macro_id ~ '=' ~ local_md5(found.macro.macro_sql)) -%}
-                {%- set macros.queue = macros.queue + found.macro.depends_on.macros | list -%}
-            {%- endif -%}
-        {%- endif -%}
+    {#- the code of every macro of this project: a rule may live in any of
+        them, and the list of macros a model calls is no help (it grows with
+        the branch a run takes: an incremental run calls more than a full
+        refresh, which would make their fingerprints differ) -#}
+    {%- set macro_code = [] -%}
+    {%- for name in customerio_privacy | sort -%}
+        {%- do macro_code.append(name ~ '=' ~ customerio_privacy.get(name).macro.macro_sql) -%}
     {%- endfor -%}
+    {%- do parts.append('macros=' ~ local_md5(macro_code | join('\n'))) -%}
     {%- set query -%}
         select
             {{ timestamp_text('least(' ~ as_of() ~ ', min(as_of))') }},

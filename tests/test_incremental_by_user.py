@@ -132,7 +132,7 @@ def _request_event(event_id: str, user_id: str, status: str, at: dt.datetime) ->
 
 
 def _consent(
-    event_id: str,
+    event_id: str | None,
     user_id: str,
     consent_type: str,
     status: str,
@@ -222,8 +222,8 @@ def test_a_seed_loaded_with_new_rows_recomputes_every_user(lakehouse: Lakehouse)
 def test_r3_a_deploy_that_changes_a_macro_recomputes_the_models_that_call_it(
     lakehouse: Lakehouse,
 ) -> None:
-    """R3: the watermark's fingerprint holds the code of the project's macros a
-    model calls. A deploy that changes the order R3 gives events of equal time
+    """R3: the watermark's fingerprint holds the code of the project's macros.
+    A deploy that changes the order R3 gives events of equal time
     (macros/event_order.sql, through int_consent_events' window) recomputes
     every user on the next run, with no new event: what it stores then is
     what a full refresh of the new code stores."""
@@ -342,6 +342,66 @@ def test_r1_a_deleted_winning_delivery_of_another_type_leaves_no_stale_rows(
     )
     lakehouse.dbt("run", as_of=AS_OF_NEXT)
 
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
+def test_r1_r15_rows_deleted_from_raw_leave_staging_and_every_model(
+    lakehouse: Lakehouse,
+) -> None:
+    """R1, R2, R15: staging holds what raw holds. When raw rows go (a source
+    correction, an erasure applied to raw), the next run drops their staged
+    rows although nothing of theirs is written again: every delivery of an
+    event, a row without an event_id (R2 quarantined it), every version of a
+    profile (its email and phone with them), and every customer event of a
+    day. The per-user models follow, as a full refresh would."""
+    user = "usr_0000009"
+    at = dt.datetime(2026, 10, 20, 9, 0)
+    lakehouse.execute(INSERT, *_consent("evt_deleted_1", user, "email_marketing", "granted", at))
+    lakehouse.execute(INSERT, *_consent(None, user, "sms_marketing", "granted", at))
+    lakehouse.dbt("run", as_of=AS_OF)
+    (profile_user,), *_ = lakehouse.query(
+        "select user_id from main_staging.stg_user_profiles order by user_id desc"
+    )
+    (day,), *_ = lakehouse.query(
+        "select cast(occurred_at as date) from main_staging.stg_customer_events "
+        "group by 1 order by count(*) desc, 1"
+    )
+
+    def staged() -> list[Any]:
+        return [
+            lakehouse.query(
+                "select event_id, disposition, rejection_reason from "
+                "main_staging.stg_privacy_events where user_id = ? and event_timestamp = ? "
+                "order by event_id nulls first",
+                user,
+                at,
+            ),
+            lakehouse.query(
+                "select count(*) from main_staging.stg_user_profiles where user_id = ?",
+                profile_user,
+            ),
+            lakehouse.query(
+                "select count(*) from main_staging.stg_customer_events "
+                "where cast(occurred_at as date) = ?",
+                day,
+            ),
+        ]
+
+    before = staged()
+    assert before[0] == [
+        (None, "rejected", "missing_event_id"),
+        ("evt_deleted_1", "accepted", None),
+    ]
+    assert before[1] == [(1,)]
+    assert before[2][0][0] > 1
+
+    lakehouse.execute(
+        "delete from raw.privacy_events where user_id = ? and event_timestamp = ?", user, at
+    )
+    lakehouse.execute("delete from raw.user_profiles where trim(user_id) = ?", profile_user)
+    lakehouse.execute("delete from raw.customer_events where cast(occurred_at as date) = ?", day)
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+    assert staged() == [[], [(0,)], [(0,)]]
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
 
 

@@ -4,8 +4,9 @@
 
     Incremental by time slice of occurred_at (macros/incremental.sql): rows
     map one to one to raw rows, so a run recomputes the slices whose raw row
-    count changed and replaces them. On DuckDB the users of the replaced
-    rows go to the change log, for int_user_data_activity.
+    count changed and replaces them (on DuckDB a slice whose raw rows were
+    all deleted is emptied). On DuckDB the users of the replaced rows go to
+    the change log, for int_user_data_activity.
 #}
 {{ config(
     materialized='incremental',
@@ -21,9 +22,9 @@ source as (
 
     select * from {{ source('raw', 'customer_events') }}
     {%- if is_incremental() %}
-    where {{ time_slice_filter(
-        'occurred_at', changed_time_slices(source('raw', 'customer_events'), 'occurred_at')
-    ) }}
+        {%- set changed = changed_time_slices(source('raw', 'customer_events'), 'occurred_at') %}
+        {%- do record_rebuilt(changed) %}
+    where {{ time_slice_filter('occurred_at', changed) }}
     {%- endif %}
 
 ),

@@ -7,29 +7,23 @@
     replace_keys, which writes the users to the change log for
     int_user_data_activity; Databricks: merge): a run recomputes the users
     with a raw version that is new to the model and not older than the
-    version it holds; an older version arriving late loses anyway. On local
-    Spark (parquet, no delete) a table of a million small rows is simply
-    rebuilt.
+    version it holds; an older version arriving late loses anyway. On
+    DuckDB it also drops the users left with no raw version (a profile
+    deleted from raw: its email and phone must not outlive it here). On
+    local Spark (parquet, no delete) a table of a million small rows is
+    simply rebuilt.
 #}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='merge' if target.type == 'databricks' else 'replace_keys',
     unique_key='user_id',
     user_column='user_id',
+    replace_rebuilt=target.type == 'duckdb',
     on_schema_change='fail',
 ) }}
 {%- do log_every_user_when_rebuilt() %}
 
-with
-
-source as (
-
-    select * from {{ source('raw', 'user_profiles') }}
-
-),
-
-cleaned as (
-
+{%- set cleaned_profiles %}
     select
         -- ids
         {{ trimmed("user_id") }} as user_id,
@@ -46,38 +40,51 @@ cleaned as (
         updated_at,
         last_active_at
 
-    from source
+    from {{ source('raw', 'user_profiles') }}
+{%- endset %}
 
-),
-
-{% if is_incremental() %}
-changed_users as (
-
-    select distinct cleaned.user_id
-    from cleaned
-    left join {{ this }} as stored
-        on cleaned.user_id = stored.user_id
-    where
-        cleaned.user_id is not null
-        and (
-            stored.user_id is null
-            or (
-                (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
-                and (
-                    cleaned.email is distinct from stored.email
-                    or cleaned.phone is distinct from stored.phone
-                    or cleaned.first_name is distinct from stored.first_name
-                    or cleaned.last_name is distinct from stored.last_name
-                    or cleaned.country is distinct from stored.country
-                    or cleaned.created_at is distinct from stored.created_at
-                    or cleaned.updated_at is distinct from stored.updated_at
-                    or cleaned.last_active_at is distinct from stored.last_active_at
+{%- if is_incremental() %}
+    {%- set changed_users -%}
+        with cleaned as ({{ cleaned_profiles }})
+        -- a user with a raw version new to the model and not older than the stored one
+        select distinct cleaned.user_id
+        from cleaned
+        left join {{ this }} as stored
+            on cleaned.user_id = stored.user_id
+        where
+            cleaned.user_id is not null
+            and (
+                stored.user_id is null
+                or (
+                    (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
+                    and (
+                        cleaned.email is distinct from stored.email
+                        or cleaned.phone is distinct from stored.phone
+                        or cleaned.first_name is distinct from stored.first_name
+                        or cleaned.last_name is distinct from stored.last_name
+                        or cleaned.country is distinct from stored.country
+                        or cleaned.created_at is distinct from stored.created_at
+                        or cleaned.updated_at is distinct from stored.updated_at
+                        or cleaned.last_active_at is distinct from stored.last_active_at
+                    )
                 )
             )
-        )
+        union
+        -- a user left with no raw version: nothing to write, the stored row goes
+        select user_id from {{ this }}
+        where user_id not in (select user_id from cleaned where user_id is not null)
+    {%- endset -%}
+    {%- set rebuilt = record_rebuilt([], changed_users) -%}
+    {%- set changed_users = changed_users if rebuilt is none else rebuilt.key_query -%}
+{%- endif %}
+
+with
+
+cleaned as (
+
+    {{ cleaned_profiles }}
 
 ),
-{% endif %}
 
 ranked as (
 
@@ -90,7 +97,7 @@ ranked as (
     from cleaned
     where
         user_id is not null{% if is_incremental() %}
-        and user_id in (select user_id from changed_users){% endif %}
+        and user_id in ({{ changed_users }}){% endif %}
 
 ),
 
