@@ -229,13 +229,12 @@
             from {{ this }}
             where {{ time_slice_filter(delivery_column, changed) }}
         ) as deliveries
-        where event_key is not null
         group by event_key, delivered_at
         having sum(raw_rows) != sum(stored_rows)
         union
         select {{ key_column }} as event_key
         from {{ this }}
-        where ({{ judged_again_where }}) and {{ key_column }} is not null
+        where {{ judged_again_where }}
     {%- endset -%}
     {%- set rebuilt = record_rebuilt(changed, keys_to_rebuild) -%}
     {%- set keys = keys_to_rebuild if rebuilt is none else rebuilt.key_query -%}
@@ -275,8 +274,9 @@
         where false
         {%- if keys_query is not none %}
         union all
+        {#- no filter on the keys here: DuckDB would push it down to the raw
+            scan and clean every raw key to test it (readers skip the nulls) #}
         select rebuilt_key, null from ({{ keys_query }}) as rebuilt_keys (rebuilt_key)
-        where rebuilt_key is not null
         {%- endif %}
         {%- for slice in slices %}
         union all
