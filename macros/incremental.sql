@@ -256,14 +256,11 @@
     keys). The strategies of a model with the config `replace_rebuilt`
     replace every stored row it names and drop it: a slice or a key whose
     raw rows were all deleted has no new row, and its stored rows must go
-    too. Returns the queries that read it back ({'key_query', 'slice_query'}), or none
-    where nothing is written (compile, show, other engines).
+    too. Returns the queries that read it back ({'key_query',
+    'slice_query'}), or none where nothing is written (builds_on_duckdb()).
 #}
 {% macro record_rebuilt(changed_slices, keys_query=none) -%}
-    {%- if (
-        not execute or target.type != 'duckdb' or flags.WHICH not in ['run', 'build', 'retry']
-        or model.resource_type != 'model'
-    ) -%}
+    {%- if not builds_on_duckdb() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set rebuilt = companion_relation('rebuilt') -%}

@@ -309,12 +309,7 @@
 #}
 {% macro user_scope(judged_again=[], changed_upstream=[], input_digests=none, staged_event_types=none) -%}
     {%- set type_column = config.get('user_scope_type_column') -%}
-    {#- compile, show, docs, unit tests, other engines: no tables are written,
-        the SQL reads everyone -#}
-    {%- if (
-        not execute or target.type != 'duckdb' or flags.WHICH not in ['run', 'build', 'retry']
-        or model.resource_type != 'model'
-    ) -%}
+    {%- if not builds_on_duckdb() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if input_digests is not none -%}
@@ -428,15 +423,26 @@
 {%- endmacro %}
 
 {#
+    True while a model is built on DuckDB (run, build or retry), when the
+    macros above may write their tables (the scope, the change log, what a
+    staging run rebuilds) before the model's query runs. Compile, show,
+    docs, unit tests and the other engines write nothing, and the SQL
+    reads everyone.
+#}
+{% macro builds_on_duckdb() -%}
+    {{ return(
+        execute and target.type == 'duckdb' and flags.WHICH in ['run', 'build', 'retry']
+        and model.resource_type == 'model'
+    ) }}
+{%- endmacro %}
+
+{#
     A model followed through the change log, built as a table (the first
     build, a full refresh): a change for every user, written when the model
     is compiled in run, build or retry.
 #}
 {% macro log_every_user_when_rebuilt() -%}
-    {%- if (
-        execute and target.type == 'duckdb' and flags.WHICH in ['run', 'build', 'retry']
-        and model.resource_type == 'model' and not is_incremental()
-    ) -%}
+    {%- if builds_on_duckdb() and not is_incremental() -%}
         {%- do run_query(log_users_recomputed('select cast(null as varchar) as user_id')) -%}
     {%- endif -%}
 {%- endmacro %}
