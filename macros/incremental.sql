@@ -237,7 +237,7 @@
         where {{ judged_again_where }}
     {%- endset -%}
     {%- set rebuilt = record_rebuilt(changed, keys_to_rebuild) -%}
-    {%- set keys = keys_to_rebuild if rebuilt is none else rebuilt.key_query -%}
+    {%- set keys = keys_to_rebuild if rebuilt is none else rebuilt_keys(rebuilt) -%}
     -- one scan of the raw table, one lookup of each cleaned key
     select * from {{ source_relation }}
     where
@@ -256,8 +256,8 @@
     keys). The strategies of a model with the config `replace_rebuilt`
     replace every stored row it names and drop it: a slice or a key whose
     raw rows were all deleted has no new row, and its stored rows must go
-    too. Returns the queries that read it back ({'key_query',
-    'slice_query'}), or none where nothing is written (builds_on_duckdb()).
+    too. Returns the table (read its keys with rebuilt_keys()), or none
+    where nothing is written (builds_on_duckdb()).
 #}
 {% macro record_rebuilt(changed_slices, keys_query=none) -%}
     {%- if not builds_on_duckdb() -%}
@@ -281,10 +281,12 @@
         {%- endfor %}
     {%- endset -%}
     {%- do run_query(query) -%}
-    {{ return({
-        'key_query': 'select rebuilt_key from ' ~ rebuilt ~ ' where rebuilt_key is not null',
-        'slice_query': 'select rebuilt_slice from ' ~ rebuilt ~ ' where rebuilt_slice is not null',
-    }) }}
+    {{ return(rebuilt) }}
+{%- endmacro %}
+
+{# The keys in a table record_rebuilt() wrote, as a query. #}
+{% macro rebuilt_keys(rebuilt) -%}
+    select rebuilt_key from {{ rebuilt }} where rebuilt_key is not null
 {%- endmacro %}
 
 {#
@@ -347,7 +349,7 @@
     {%- set rebuilt = companion_relation('rebuilt', target_relation) if config.get('replace_rebuilt') else none -%}
     {%- set replaced -%}
         {%- if rebuilt %}
-        {{ key }} in (select rebuilt_key from {{ rebuilt }} where rebuilt_key is not null)
+        {{ key }} in ({{ rebuilt_keys(rebuilt) }})
         {%- else %}
         {{ key }} in (select {{ key }} from {{ temp_relation }} where {{ key }} is not null)
         {%- endif %}

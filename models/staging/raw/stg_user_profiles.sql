@@ -75,7 +75,7 @@
         where user_id not in (select user_id from cleaned where user_id is not null)
     {%- endset -%}
     {%- set rebuilt = record_rebuilt([], changed_users) -%}
-    {%- set changed_users = changed_users if rebuilt is none else rebuilt.key_query -%}
+    {%- set changed_users = changed_users if rebuilt is none else rebuilt_keys(rebuilt) -%}
 {%- endif %}
 
 with
