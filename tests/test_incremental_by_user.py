@@ -405,6 +405,42 @@ def test_r1_r15_rows_deleted_from_raw_leave_staging_and_every_model(
     assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
 
 
+def test_r7_a_user_known_only_by_a_profile_comes_and_goes_with_it(lakehouse: Lakehouse) -> None:
+    """R7: suppression_state has a row per channel for every known user, a
+    user with a profile and no privacy event included. Such a user appears
+    with their first profile and leaves with their last (deleted from raw),
+    as a full refresh would have it: the run follows the profiles staging
+    changed, not only the privacy events."""
+    user = "usr_profile_only"
+    lakehouse.dbt("run", as_of=AS_OF)
+    lakehouse.execute(
+        "insert into raw.user_profiles select ?, 'only@example.com', null, 'Only', 'Profile', "
+        "'DE', created_at, updated_at, last_active_at from raw.user_profiles "
+        "order by user_id limit 1",
+        user,
+    )
+
+    def channels() -> list[tuple[Any, ...]]:
+        return lakehouse.query(
+            "select channel, is_suppressed from main.suppression_state where user_id = ? "
+            "order by channel",
+            user,
+        )
+
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+    assert channels() == [
+        ("email", False),
+        ("in_app", False),
+        ("push", False),
+        ("sms", False),
+    ]
+
+    lakehouse.execute("delete from raw.user_profiles where user_id = ?", user)
+    lakehouse.dbt("run", as_of=AS_OF_NEXT)
+    assert channels() == []
+    assert lakehouse.differences_from_a_full_refresh(AS_OF_NEXT) == []
+
+
 def test_r15_retention_follows_deleted_events_profiles_and_legal_holds(
     lakehouse: Lakehouse,
 ) -> None:

@@ -11,10 +11,9 @@
 {#- Incremental by user (macros/incremental_by_user.sql): the users with any
     new privacy event (the users it knows), those whose signals changed (a
     lapsed grant and a request that moved to another owner included: the
-    signals follow them), and the users with a first profile. -#}
-{%- set scope = user_scope(changed_upstream=['int_suppression_signals'], judged_again=[
-    'select user_id from ' ~ ref('stg_user_profiles') ~ ' except select user_id from ' ~ this,
-]) %}
+    signals follow them), and those whose profile changed, appeared or went
+    (the change log of stg_user_profiles). -#}
+{%- set scope = user_scope(changed_upstream=['int_suppression_signals', 'stg_user_profiles']) %}
 {%- set channels = privacy_vocabulary().suppression.subtypes | reject('equalto', 'all') | list -%}
 
 with
