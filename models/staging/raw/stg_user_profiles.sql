@@ -46,33 +46,30 @@
 {%- if is_incremental() %}
     {%- set changed_users -%}
         with cleaned as ({{ cleaned_profiles }})
-        -- a user with a raw version new to the model and not older than the stored one
-        select distinct cleaned.user_id
-        from cleaned
-        left join {{ this }} as stored
+        -- one join of every raw version with the stored row of its user
+        select distinct coalesce(cleaned.user_id, stored.user_id) as user_id
+        from (select * from cleaned where user_id is not null) as cleaned
+        full outer join {{ this }} as stored
             on cleaned.user_id = stored.user_id
         where
-            cleaned.user_id is not null
-            and (
-                stored.user_id is null
-                or (
-                    (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
-                    and (
-                        cleaned.email is distinct from stored.email
-                        or cleaned.phone is distinct from stored.phone
-                        or cleaned.first_name is distinct from stored.first_name
-                        or cleaned.last_name is distinct from stored.last_name
-                        or cleaned.country is distinct from stored.country
-                        or cleaned.created_at is distinct from stored.created_at
-                        or cleaned.updated_at is distinct from stored.updated_at
-                        or cleaned.last_active_at is distinct from stored.last_active_at
-                    )
+            -- a user left with no raw version: nothing to write, the stored row goes
+            cleaned.user_id is null
+            -- a user new to the model
+            or stored.user_id is null
+            -- a raw version new to the model and not older than the stored one
+            or (
+                (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
+                and (
+                    cleaned.email is distinct from stored.email
+                    or cleaned.phone is distinct from stored.phone
+                    or cleaned.first_name is distinct from stored.first_name
+                    or cleaned.last_name is distinct from stored.last_name
+                    or cleaned.country is distinct from stored.country
+                    or cleaned.created_at is distinct from stored.created_at
+                    or cleaned.updated_at is distinct from stored.updated_at
+                    or cleaned.last_active_at is distinct from stored.last_active_at
                 )
             )
-        union
-        -- a user left with no raw version: nothing to write, the stored row goes
-        select user_id from {{ this }}
-        where user_id not in (select user_id from cleaned where user_id is not null)
     {%- endset -%}
     {%- set rebuilt = record_rebuilt([], changed_users) -%}
     {%- set changed_users = changed_users if rebuilt is none else rebuilt_keys(rebuilt) -%}
