@@ -57,7 +57,7 @@ named_traits as (
         request_id,
         event_timestamp,
         substr(metadata_key, 9) as trait,
-        nullif(trim(metadata[metadata_key]), '') as trait_value
+        {{ trimmed("metadata[metadata_key]") }} as trait_value
     from metadata_keys
     where metadata_key like 'rectify.%'
 
