@@ -177,7 +177,7 @@
     time_column          its time column (same name and values in the model)
     key_column           the event key, the same column in raw and model; the
                          model holds it cleaned as staging cleans ids:
-                         nullif(trim(key), '')
+                         trimmed(key)
     delivery_column      what tells two deliveries of one key apart (processed_at),
                          the same column and values in the model; on DuckDB
                          also the time whose slices find new rows

@@ -244,8 +244,8 @@ def test_r3_a_deploy_that_changes_a_macro_recomputes_the_models_that_call_it(
 
 
 def test_keys_padded_with_any_character_trim_strips_are_staged(lakehouse: Lakehouse) -> None:
-    """R1, R2: staging cleans event_ids with trim(), which on DuckDB strips
-    U+3000 and no-break spaces as well as spaces. An incremental run must find
+    """R1, R2: staging cleans event_ids with trimmed(), which strips U+3000
+    and no-break spaces as well as spaces. An incremental run must find
     raw rows padded that way (a key, and a key that is nothing else) as a full
     refresh does: found in review, where they were never staged."""
     lakehouse.dbt("run", as_of=AS_OF)

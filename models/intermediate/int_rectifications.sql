@@ -72,7 +72,7 @@ ranked as (
             order by event_timestamp desc, event_id desc
         ) as recency
     from named_traits
-    where trait_value is not null and trim(trait) != ''
+    where trait_value is not null and {{ trimmed('trait') }} is not null
 
 ),
 

@@ -5,7 +5,7 @@
 
     Incremental by user where the engine can replace rows by key (DuckDB:
     replace_keys, which writes the users to the change log for
-    int_user_data_activity; Databricks: merge): a run recomputes the users
+    int_user_data_activity and suppression_state; Databricks: merge): a run recomputes the users
     with a raw version that is new to the model and not older than the
     version it holds; an older version arriving late loses anyway. On
     DuckDB it also drops the users left with no raw version (a profile
@@ -47,27 +47,27 @@
     {%- set changed_users -%}
         with cleaned as ({{ cleaned_profiles }})
         -- one join of every raw version with the stored row of its user
-        select distinct coalesce(cleaned.user_id, stored.user_id) as user_id
-        from (select * from cleaned where user_id is not null) as cleaned
+        select distinct coalesce(raw_versions.user_id, stored.user_id) as user_id
+        from (select * from cleaned where user_id is not null) as raw_versions
         full outer join {{ this }} as stored
-            on cleaned.user_id = stored.user_id
+            on raw_versions.user_id = stored.user_id
         where
-            -- a user left with no raw version: nothing to write, the stored row goes
-            cleaned.user_id is null
+            -- a user left with no raw version: nothing to write (DuckDB drops the stored row)
+            raw_versions.user_id is null
             -- a user new to the model
             or stored.user_id is null
             -- a raw version new to the model and not older than the stored one
             or (
-                (stored.updated_at is null or cleaned.updated_at >= stored.updated_at)
+                (stored.updated_at is null or raw_versions.updated_at >= stored.updated_at)
                 and (
-                    cleaned.email is distinct from stored.email
-                    or cleaned.phone is distinct from stored.phone
-                    or cleaned.first_name is distinct from stored.first_name
-                    or cleaned.last_name is distinct from stored.last_name
-                    or cleaned.country is distinct from stored.country
-                    or cleaned.created_at is distinct from stored.created_at
-                    or cleaned.updated_at is distinct from stored.updated_at
-                    or cleaned.last_active_at is distinct from stored.last_active_at
+                    raw_versions.email is distinct from stored.email
+                    or raw_versions.phone is distinct from stored.phone
+                    or raw_versions.first_name is distinct from stored.first_name
+                    or raw_versions.last_name is distinct from stored.last_name
+                    or raw_versions.country is distinct from stored.country
+                    or raw_versions.created_at is distinct from stored.created_at
+                    or raw_versions.updated_at is distinct from stored.updated_at
+                    or raw_versions.last_active_at is distinct from stored.last_active_at
                 )
             )
     {%- endset -%}
