@@ -153,10 +153,15 @@
 {% macro time_slice_filter(time_column, slices) -%}
     {%- set literals = time_slice_literals(slices) -%}
     {%- if literals -%}
-        (coalesce({{ time_slice(time_column) }}, cast('0001-01-01' as date)) in ({{ literals | join(', ') }}))
+        ({{ time_slice_or_default(time_column) }} in ({{ literals | join(', ') }}))
     {%- else -%}
         (1 = 0)
     {%- endif -%}
+{%- endmacro %}
+
+{# The time slice of a row, 0001-01-01 for a row without a time. #}
+{% macro time_slice_or_default(time_column) -%}
+    coalesce({{ time_slice(time_column) }}, cast('0001-01-01' as date))
 {%- endmacro %}
 
 {# The slices as date literals, the slice without a time as 0001-01-01. #}
@@ -366,7 +371,7 @@
     a key, when `key` is given).
 #}
 {% macro replaced_slices(time_column, temp_relation, rebuilt, key=none) -%}
-    {%- set slice = "coalesce(" ~ time_slice(time_column) ~ ", cast('0001-01-01' as date))" -%}
+    {%- set slice = time_slice_or_default(time_column) -%}
     {%- if rebuilt -%}
         {{ slice }} in (select rebuilt_slice from {{ rebuilt }} where rebuilt_slice is not null)
     {%- else -%}

@@ -5,9 +5,9 @@
 
     Incremental by user where the engine can replace rows by key (DuckDB:
     replace_keys, which writes the users to the change log for
-    int_user_data_activity and suppression_state; Databricks: merge): a run recomputes the users
-    with a raw version that is new to the model and not older than the
-    version it holds; an older version arriving late loses anyway. On
+    int_user_data_activity and suppression_state; Databricks: merge): a
+    run recomputes the users with a raw version that is new to the model
+    and not older than the version it holds; an older version arriving late loses anyway. On
     DuckDB it also drops the users left with no raw version (a profile
     deleted from raw: its email and phone must not outlive it here). On
     local Spark (parquet, no delete) a table of a million small rows is
@@ -52,7 +52,8 @@
         full outer join {{ this }} as stored
             on raw_versions.user_id = stored.user_id
         where
-            -- a user left with no raw version: nothing to write (DuckDB drops the stored row)
+            -- a user left with no raw version: nothing to write (on DuckDB
+            -- the stored row goes)
             raw_versions.user_id is null
             -- a user new to the model
             or stored.user_id is null
