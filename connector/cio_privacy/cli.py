@@ -22,7 +22,7 @@ from cio_privacy.console import (
     stdout,
 )
 from cio_privacy.errors import SafetyGuardError, UsageError
-from cio_privacy.profiles import Target, load_target
+from cio_privacy.profiles import Target, load_target, peek_target
 from cio_privacy.sync import DEFAULT_MAX_DELETES
 
 RAW_SCHEMA = "raw"
@@ -218,10 +218,6 @@ def _generate(args: argparse.Namespace, target: Target) -> int:
         spark_session,
     )
 
-    if target.type not in ("duckdb", "spark"):
-        raise UsageError(
-            f"generate writes synthetic data to local or spark targets only, not '{target.name}'"
-        )
     end = args.end or _start_of_today_utc()
     if args.append:
         return _append(args, target, end)
@@ -496,6 +492,19 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_production_target(name: str | None) -> None:
+    """generate writes synthetic data: never into a workspace, whatever is configured.
+
+    Checked before the profile is rendered, so that the refusal does not
+    wait on the workspace's settings.
+    """
+    target_name, engine = peek_target(name)
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(
+            f"generate writes synthetic data to local or spark targets only, not '{target_name}'"
+        )
+
+
 COMMANDS = {"generate": _generate, "summary": _summary, "sync": _sync}
 COMMANDS_WITHOUT_TARGET = {"sandbox": _sandbox}
 
@@ -505,6 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in COMMANDS_WITHOUT_TARGET:
             return COMMANDS_WITHOUT_TARGET[args.command](args)
+        if args.command == "generate":
+            _refuse_production_target(args.target)
         target = load_target(args.target)
         return COMMANDS[args.command](args, target)
     except (UsageError, SafetyGuardError) as error:

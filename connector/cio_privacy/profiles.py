@@ -52,8 +52,8 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("DBT_PROFILES_DIR", ".")).resolve()
 
 
-def load_target(name: str | None = None, directory: Path | None = None) -> Target:
-    """The named target of profile customerio_privacy (default: the profile's default)."""
+def _target_output(name: str | None, directory: Path | None) -> tuple[str, dict[str, Any]]:
+    """The named target's name and its settings as written (not rendered)."""
     path = (directory or profiles_dir()) / "profiles.yml"
     if not path.is_file():
         raise UsageError(f"no profiles.yml in {path.parent}; run from the repository root")
@@ -65,7 +65,19 @@ def load_target(name: str | None = None, directory: Path | None = None) -> Targe
     if target_name not in outputs:
         known = ", ".join(sorted(outputs))
         raise UsageError(f"unknown target '{target_name}' (known: {known})")
+    return target_name, outputs[target_name]
+
+
+def peek_target(name: str | None = None, directory: Path | None = None) -> tuple[str, str]:
+    """The named target's name and engine, read without rendering its settings."""
+    target_name, output = _target_output(name, directory)
+    return target_name, str(output["type"])
+
+
+def load_target(name: str | None = None, directory: Path | None = None) -> Target:
+    """The named target of profile customerio_privacy (default: the profile's default)."""
+    target_name, output = _target_output(name, directory)
     environment = jinja2.Environment(autoescape=False)  # noqa: S701 - renders YAML, not HTML
     environment.globals["env_var"] = _env_var
-    settings = _render(outputs[target_name], environment)
+    settings = _render(output, environment)
     return Target(name=target_name, type=str(settings["type"]), settings=settings)

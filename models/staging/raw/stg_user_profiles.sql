@@ -3,19 +3,19 @@
     trimmed and lower-cased; blanks become nulls. Rows without a user_id
     cannot belong to anyone: they are counted by a warning test, not kept.
 
-    Incremental by user where the engine can replace rows by key (DuckDB:
-    replace_keys, which writes the users to the change log for
-    int_user_data_activity and suppression_state; Databricks: merge): a
-    run recomputes the users with a raw version that is new to the model
-    and not older than the version it holds; an older version arriving late loses anyway. On
-    DuckDB it also drops the users left with no raw version (a profile
+    Incremental by user on DuckDB (replace_keys, which writes the users to
+    the change log for int_user_data_activity and suppression_state): a run
+    recomputes the users with a raw version that is new to the model and
+    not older than the version it holds (an older version arriving late
+    loses anyway), and drops the users left with no raw version (a profile
     deleted from raw: its email and phone must not outlive it here). On
-    local Spark (parquet, no delete) a table of a million small rows is
-    simply rebuilt.
+    Spark (parquet, no delete) and Databricks a table of a million small
+    rows is simply rebuilt, which drops them too (a merge would keep them:
+    DECISIONS.md).
 #}
 {{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
-    incremental_strategy='merge' if target.type == 'databricks' else 'replace_keys',
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    incremental_strategy='replace_keys',
     unique_key='user_id',
     user_column='user_id',
     replace_rebuilt=target.type == 'duckdb',

@@ -1,0 +1,127 @@
+"""The `databricks` target, as far as it can be checked without a workspace.
+
+Nothing here leaves the machine: dbt only parses (no connection is opened),
+and where the profile needs workspace settings they name 127.0.0.1.
+
+- Without the workspace settings, dbt and the connector stop at once and
+  name the missing variable (with an empty token, the Databricks SDK tried
+  other ways to sign in and dbt hung for minutes).
+- Staging keeps nothing that left raw: the per-user models and
+  stg_user_profiles are tables on Databricks, rebuilt from raw on every run
+  (a merge would keep a profile deleted from raw, PII and all), and the
+  event staging models replace the time slices they rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+WORKSPACE_SETTINGS = ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN")
+OFFLINE_WORKSPACE = {
+    "DATABRICKS_HOST": "127.0.0.1",
+    "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/offline",
+    "DATABRICKS_TOKEN": "not-a-token",
+}
+
+
+def _environment(**values: str) -> dict[str, str]:
+    base = {key: value for key, value in os.environ.items() if key not in WORKSPACE_SETTINGS}
+    dbt = {"DBT_PROFILES_DIR": str(REPO), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {**base, **dbt, **values}
+
+
+def _dbt_parse(target_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    dbt = Path(sys.executable).parent / "dbt"
+    return subprocess.run(
+        [
+            str(dbt),
+            "parse",
+            "--target",
+            "databricks",
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(target_path / "logs"),
+            "--no-partial-parse",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_dbt_stops_at_once_and_names_the_missing_workspace_setting(tmp_path: Path) -> None:
+    done = _dbt_parse(tmp_path, _environment())
+
+    assert done.returncode != 0
+    assert "Env var required but not provided: 'DATABRICKS_" in done.stdout + done.stderr
+
+
+def test_the_connector_names_the_missing_workspace_setting(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cio_privacy.cli", "sync", "--target", "databricks"],
+        cwd=REPO,
+        env=_environment(CIO_PRIVACY_DUCKDB_PATH=str(tmp_path / "unused.duckdb")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    last = [line for line in done.stderr.splitlines() if line.strip()][-1]
+    assert "environment variable DATABRICKS_HOST is not set" in last
+
+
+@pytest.fixture(scope="module")
+def databricks_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    target_path = tmp_path_factory.mktemp("dbt-parse-databricks")
+    done = _dbt_parse(target_path, _environment(**OFFLINE_WORKSPACE))
+    assert done.returncode == 0, done.stdout[-2000:]
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    return {
+        node["name"]: node["config"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def test_a_profile_deleted_from_raw_leaves_staging_on_databricks(
+    databricks_models: dict[str, Any],
+) -> None:
+    """A table is rebuilt from raw on every run; a merge keeps what raw lost."""
+    assert databricks_models["stg_user_profiles"]["materialized"] == "table"
+    merged = [
+        name
+        for name, config in databricks_models.items()
+        if config.get("incremental_strategy") == "merge"
+    ]
+    assert merged == []
+
+
+def test_event_staging_replaces_the_time_slices_it_rebuilt_on_databricks(
+    databricks_models: dict[str, Any],
+) -> None:
+    incremental = {
+        name: config["incremental_strategy"]
+        for name, config in databricks_models.items()
+        if config["materialized"] == "incremental"
+    }
+    assert incremental == {
+        "stg_privacy_events": "replace_time_slices",
+        "stg_customer_events": "replace_time_slices",
+    }
