@@ -29,7 +29,9 @@
       partition; daily partitions would make thousands of small files), and
       the set of slices is closed under the key. Databricks (Delta) does the
       same with day slices and INSERT ... REPLACE WHERE (strategy
-      `replace_time_slices`), which needs no self-referencing view.
+      `replace_time_slices`), which needs no self-referencing view. Both
+      replace only the slices their new rows fall in, so a slice whose raw
+      rows were all deleted is emptied first (record_rebuilt).
 #}
 
 {# The slice a timestamp falls in, as a date. #}
@@ -106,13 +108,17 @@
 {%- endmacro %}
 
 {#
-    The slices whose row count differs between the raw table and the model,
-    as a list of 'YYYY-MM-DD' strings (None: the slice of rows without a
-    time). Queries the warehouse; empty outside an incremental run.
+    How the raw table and the model differ by time slice: `changed`, the
+    slices whose row count differs between them, and `vanished`, those of
+    them the raw table holds no row of any more (all deleted, as by a
+    retention job), as lists of 'YYYY-MM-DD' strings (None: the slice of
+    rows without a time). Queries the warehouse; both empty outside an
+    incremental run.
 #}
-{% macro changed_time_slices(source_relation, time_column) -%}
+{% macro time_slice_changes(source_relation, time_column) -%}
+    {%- set changes = {'changed': [], 'vanished': []} -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return([]) }}
+        {{ return(changes) }}
     {%- endif -%}
     {%- set query -%}
         with
@@ -127,12 +133,19 @@
             group by 1
         )
 
-        select time_slice
+        select time_slice, sum(raw_rows) = 0 as vanished
         from counted
         group by time_slice
         having sum(raw_rows) != sum(stored_rows)
     {%- endset -%}
-    {{ return(time_slices_of(run_query(query))) }}
+    {%- for time_slice, vanished in run_query(query).rows -%}
+        {%- set slice = none if time_slice is none else time_slice | string -%}
+        {%- do changes.changed.append(slice) -%}
+        {%- if vanished -%}
+            {%- do changes.vanished.append(slice) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(changes) }}
 {%- endmacro %}
 
 {% macro time_slices_of(table) -%}
@@ -212,7 +225,7 @@
     deleted). Elsewhere (compile, show) the keys are a CTE.
 #}
 {% macro default__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
-    {%- set changed = changed_time_slices(source_relation, delivery_column) -%}
+    {%- set changed = time_slice_changes(source_relation, delivery_column).changed -%}
     {%- set cleaned_key = trimmed(key_column) -%}
     {%- set keys_to_rebuild -%}
         -- a key whose count of rows per delivery time differs has a new delivery
@@ -254,18 +267,31 @@
 {%- endmacro %}
 
 {#
-    What an incremental run of a staging model on DuckDB rebuilds, written
-    before its query runs (run, build and retry) to `<model>__rebuilt`: the
-    time slices (`changed_slices`, as time_slices_of() gives them) and the
-    keys (`keys_query`, a query of one column; none for a model without
-    keys). The strategies of a model with the config `replace_rebuilt`
-    replace every stored row it names and drop it: a slice or a key whose
-    raw rows were all deleted has no new row, and its stored rows must go
-    too. Returns the table (read its keys with rebuilt_keys()), or none
-    where nothing is written (builds_on_duckdb()).
+    What an incremental run of a staging model rebuilds, settled before its
+    query runs (run, build and retry): the strategies replace a slice or a
+    key by its new rows, and one whose raw rows were all deleted has none,
+    so its stored rows must go another way.
+
+    DuckDB: written to `<model>__rebuilt`, the time slices
+    (`changed_slices`, as time_slice_changes() gives them) and the keys
+    (`keys_query`, a query of one column; none for a model without keys).
+    The strategies of a model with the config `replace_rebuilt` replace
+    every stored row it names and drop it. Returns the table (read its keys
+    with rebuilt_keys()).
+
+    Spark and Databricks replace the slices their new rows fall in, so the
+    `vanished_slices` (time_slice_changes()) are emptied here: Spark drops
+    their partitions (a slice is the month partition, `partition_by`),
+    Databricks deletes their rows (config `time_slice_column`). A reader
+    may see a vanished slice gone before the others are replaced: raw no
+    longer has it either. Returns none, as everywhere nothing is written
+    (compile, show, unit tests).
 #}
-{% macro record_rebuilt(changed_slices, keys_query=none) -%}
-    {%- if not builds_on_duckdb() -%}
+{% macro record_rebuilt(changed_slices, keys_query=none, vanished_slices=[]) -%}
+    {%- if not writes_model() -%}
+        {{ return(none) }}
+    {%- elif target.type != 'duckdb' -%}
+        {%- do empty_time_slices(vanished_slices) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set rebuilt = companion_relation('rebuilt') -%}
@@ -289,6 +315,47 @@
     {{ return(rebuilt) }}
 {%- endmacro %}
 
+{# Spark and Databricks: removes the stored rows of `slices` (see record_rebuilt). #}
+{% macro empty_time_slices(slices) -%}
+    {%- if slices -%}
+        {%- do run_query(empty_time_slices_sql(
+            this, slices, config.get('partition_by') | first, config.get('time_slice_column')
+        )) -%}
+        {{ log(this ~ ': emptied ' ~ slices | length ~ ' time slice(s) raw no longer holds', info=false) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The statement that removes the rows of `slices` from `relation`: on
+    Spark a drop of their partitions (`partition_column` holds each row's
+    slice; a partition is named by literals only), elsewhere a delete by
+    `time_column`.
+#}
+{% macro empty_time_slices_sql(relation, slices, partition_column, time_column) -%}
+    {{ return(adapter.dispatch('empty_time_slices_sql', 'customerio_privacy')(
+        relation, slices, partition_column, time_column
+    )) }}
+{%- endmacro %}
+
+{% macro spark__empty_time_slices_sql(relation, slices, partition_column, time_column) -%}
+    {%- set partitions = [] -%}
+    {%- for slice in slices -%}
+        {%- do partitions.append(
+            'partition (' ~ partition_column ~ ' = ' ~ ('null' if slice is none else "date '" ~ slice ~ "'") ~ ')'
+        ) -%}
+    {%- endfor -%}
+    alter table {{ relation }} drop if exists {{ partitions | join(', ') }}
+{%- endmacro %}
+
+{% macro default__empty_time_slices_sql(relation, slices, partition_column, time_column) -%}
+    delete from {{ relation }} where {{ time_slice_filter(time_column, slices) }}
+{%- endmacro %}
+
+{# Databricks slices are days of month partitions: a delete, not spark__'s partition drop. #}
+{% macro databricks__empty_time_slices_sql(relation, slices, partition_column, time_column) -%}
+    {{ return(default__empty_time_slices_sql(relation, slices, partition_column, time_column)) }}
+{%- endmacro %}
+
 {# The keys in a table record_rebuilt() wrote, as a query. #}
 {% macro rebuilt_keys(rebuilt) -%}
     select rebuilt_key from {{ rebuilt }} where rebuilt_key is not null
@@ -306,7 +373,9 @@
     {%- if not execute -%}
         {{ return('select * from ' ~ source_relation) }}
     {%- endif -%}
-    {%- set slices = changed_time_slices(source_relation, time_column) -%}
+    {%- set changes = time_slice_changes(source_relation, time_column) -%}
+    {%- do record_rebuilt(changes.changed, vanished_slices=changes.vanished) -%}
+    {%- set slices = changes.changed -%}
     {%- set judged_again -%}
         select distinct {{ time_slice(time_column) }} from {{ this }} where {{ judged_again_where }}
     {%- endset -%}
@@ -482,18 +551,24 @@
 
 {#
     Databricks (Delta): one atomic INSERT ... REPLACE WHERE over the slices
-    present in the new rows, so readers never see a slice missing. Not
-    runnable in this repository (no workspace); the SQL is Delta's
-    documented form.
+    present in the new rows, so readers never see a slice missing (a slice
+    raw no longer holds was emptied before: record_rebuilt). Not runnable in
+    this repository (no workspace): the SQL is Delta's documented form,
+    checked by rendering (tests/test_databricks_target.py).
 #}
 {% macro databricks__get_incremental_replace_time_slices_sql(arg_dict) -%}
-    {%- set target_relation = arg_dict['target_relation'] -%}
-    {%- set temp_relation = arg_dict['temp_relation'] -%}
     {%- set time_column = config.require('time_slice_column') -%}
     {%- set present -%}
-        select distinct {{ time_slice(time_column) }} from {{ temp_relation.render() }}
+        select distinct {{ time_slice(time_column) }} from {{ arg_dict['temp_relation'].render() }}
     {%- endset -%}
+    {{ replace_time_slices_sql(
+        arg_dict['target_relation'], arg_dict['temp_relation'], time_column, time_slices_of(run_query(present))
+    ) }}
+{%- endmacro %}
+
+{# Databricks: the rows of `slices` in `target_relation` become those of `temp_relation`. #}
+{% macro replace_time_slices_sql(target_relation, temp_relation, time_column, slices) -%}
     insert into {{ target_relation.render() }}
-    replace where {{ time_slice_filter(time_column, time_slices_of(run_query(present))) }}
+    replace where {{ time_slice_filter(time_column, slices) }}
     table {{ temp_relation.render() }}
 {%- endmacro %}

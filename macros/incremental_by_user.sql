@@ -423,17 +423,22 @@
 {%- endmacro %}
 
 {#
-    True while a model is built on DuckDB (run, build or retry), when the
-    macros above may write their tables (the scope, the change log, what a
-    staging run rebuilds) before the model's query runs. Compile, show,
-    docs, unit tests and the other engines write nothing, and the SQL
-    reads everyone.
+    True while a model is built (run, build or retry), when macros may write
+    before the model's query runs. Compile, show, docs and unit tests write
+    nothing.
+#}
+{% macro writes_model() -%}
+    {{ return(execute and flags.WHICH in ['run', 'build', 'retry'] and model.resource_type == 'model') }}
+{%- endmacro %}
+
+{#
+    True while a model is built on DuckDB, when the macros above may write
+    their tables (the scope, the change log, what a staging run rebuilds)
+    before the model's query runs. Elsewhere they write nothing, and the
+    SQL reads everyone.
 #}
 {% macro builds_on_duckdb() -%}
-    {{ return(
-        execute and target.type == 'duckdb' and flags.WHICH in ['run', 'build', 'retry']
-        and model.resource_type == 'model'
-    ) }}
+    {{ return(writes_model() and target.type == 'duckdb') }}
 {%- endmacro %}
 
 {#

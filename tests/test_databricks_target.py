@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,92 @@ def test_event_staging_replaces_the_time_slices_it_rebuilt_on_databricks(
         "stg_privacy_events": "replace_time_slices",
         "stg_customer_events": "replace_time_slices",
     }
+
+
+RENDER_MACRO = """
+{% macro render_slice_statements() %}
+    {%- set target_relation = api.Relation.create(
+        database='main', schema='customerio_privacy', identifier='stg_privacy_events'
+    ) -%}
+    {%- set temp_relation = api.Relation.create(identifier='stg_privacy_events__dbt_tmp') -%}
+    {%- set slices = ['2025-01-02', none] -%}
+    {%- set statements = {
+        'empty': empty_time_slices_sql(
+            target_relation, slices, 'event_month', 'event_timestamp'
+        ),
+        'replace': replace_time_slices_sql(
+            target_relation, temp_relation, 'event_timestamp', slices
+        ),
+    } -%}
+    {{ log('RENDERED ' ~ tojson(statements), info=true) }}
+{% endmacro %}
+"""
+
+
+@pytest.fixture(scope="module")
+def databricks_statements(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The Delta statements of the slice strategies, rendered for the
+    databricks target from this project's macros by a project of them alone
+    (`run-operation` opens no connection when the macro runs no query)."""
+    project = tmp_path_factory.mktemp("render-databricks")
+    (project / "dbt_project.yml").write_text(
+        "name: customerio_privacy\nversion: '1.0'\nconfig-version: 2\n"
+        "profile: customerio_privacy\nmacro-paths: [macros]\n"
+    )
+    shutil.copytree(REPO / "macros", project / "macros")
+    (project / "macros" / "render_slice_statements.sql").write_text(RENDER_MACRO)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run-operation",
+            "render_slice_statements",
+            "--target",
+            "databricks",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(REPO),
+        ],
+        cwd=project,
+        env=_environment(**OFFLINE_WORKSPACE),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    rendered = next(line for line in done.stdout.splitlines() if "RENDERED " in line)
+    statements: dict[str, str] = json.loads(rendered.split("RENDERED ", 1)[1])
+    return statements
+
+
+def _parses_as_databricks_sql(statement: str) -> None:
+    import sqlfluff
+
+    sqlfluff.parse(statement + "\n", dialect="databricks")  # raises on unparsable SQL
+
+
+def test_a_slice_deleted_whole_from_raw_is_deleted_on_databricks(
+    databricks_statements: dict[str, str],
+) -> None:
+    """A retention job that purges whole days from raw: their staged rows have
+    no new row to replace them, so the run deletes them first."""
+    statement = " ".join(databricks_statements["empty"].split())
+    assert statement.startswith(
+        "delete from `main`.`customerio_privacy`.`stg_privacy_events` where"
+    )
+    assert "cast('2025-01-02' as date)" in statement
+    assert "cast('0001-01-01' as date)" in statement, "the slice of rows without a time"
+    _parses_as_databricks_sql(statement)
+
+
+def test_rebuilt_slices_are_replaced_atomically_on_databricks(
+    databricks_statements: dict[str, str],
+) -> None:
+    statement = " ".join(databricks_statements["replace"].split())
+    assert statement.startswith(
+        "insert into `main`.`customerio_privacy`.`stg_privacy_events` replace where"
+    )
+    assert statement.endswith("table `stg_privacy_events__dbt_tmp`")
+    assert "cast('2025-01-02' as date)" in statement
+    _parses_as_databricks_sql(statement)

@@ -6,7 +6,9 @@ on DuckDB in a database file of its own):
 
 1. a 2,000-user lakehouse ending at the world's end; the seeds, the
    incremental models and what they read are built at as_of = that end;
-2. a batch of new events is appended (`append_events`: consents, unsubscribes,
+2. the first month of privacy and customer events is purged from raw, as a
+   retention job would (every slice of that month loses all its rows), and a
+   batch of new events is appended (`append_events`: consents, unsubscribes,
    bounces, request status moves, sign-ups, bad rows, rows stamped a day after
    the batch, redeliveries of old event_ids, some of them corrected); the
    incremental models run again at as_of = the batch's end, where the rows
@@ -54,11 +56,42 @@ def _vars(as_of: str) -> list[str]:
     return ["--vars", json.dumps({"as_of": as_of, "raw_schema": RAW_SCHEMA})]
 
 
+@dataclass(frozen=True)
+class Purge:
+    """Raw rows of the first month deleted before the batch (before its
+    redeliveries are drawn, so none of them is of a purged event)."""
+
+    before: dt.datetime
+    privacy_events: int
+    customer_events: int
+
+
+def _purge_first_month(con: duckdb.DuckDBPyConnection) -> Purge:
+    """Deletes the raw privacy and customer events of the first month, whole."""
+    row = con.execute(
+        f"select date_trunc('month', min(occurred_at)) + interval 1 month "
+        f"from {RAW_SCHEMA}.customer_events"
+    ).fetchone()
+    assert row is not None
+    before: dt.datetime = row[0]
+    counts = []
+    for table, column in (
+        ("privacy_events", "event_timestamp"),
+        ("customer_events", "occurred_at"),
+    ):
+        deleted = con.execute(
+            f"delete from {RAW_SCHEMA}.{table} where {column} < ?", [before]
+        ).fetchone()
+        counts.append(int(deleted[0]) if deleted else 0)
+    return Purge(before=before, privacy_events=counts[0], customer_events=counts[1])
+
+
 @dataclass
 class Replay:
     """What the four steps left behind on one engine."""
 
     batch: AppendSummary
+    purged: Purge
     batch_run: DbtResult
     incremental_build: DbtResult
     full_refresh_run: DbtResult
@@ -94,8 +127,11 @@ def _replay(
     dbt(["seed", *_vars(AS_OF)], "0-seed")
     dbt(["run", "--select", INCREMENTAL_MODELS, *_vars(AS_OF)], "1-first")
 
-    batch: AppendSummary = with_raw(
-        lambda con: append_events(con, end=BATCH_END, seed=SEED, schema=RAW_SCHEMA)
+    purged, batch = with_raw(
+        lambda con: (
+            _purge_first_month(con),
+            append_events(con, end=BATCH_END, seed=SEED, schema=RAW_SCHEMA),
+        )
     )
     batch_run = dbt(["run", "--select", INCREMENTAL_MODELS, *_vars(AS_OF_BATCH)], "2-batch")
     staged = model_relations(batch_run.target_path)["stg_privacy_events"]
@@ -122,6 +158,7 @@ def _replay(
     full_refresh_rows = {model: rows(read_model(relation)) for model, relation in models.items()}
     return Replay(
         batch=batch,
+        purged=purged,
         batch_run=batch_run,
         incremental_build=build,
         full_refresh_run=full_refresh_run,
@@ -217,6 +254,8 @@ def test_incremental_run_recomputed_only_what_changed(
     assert replay.batch.privacy_events > 100
     assert replay.batch.redeliveries > 0
     assert replay.batch.corrected_redeliveries > 0
+    assert replay.purged.privacy_events > 0
+    assert replay.purged.customer_events > 0
 
 
 def test_per_user_models_recomputed_only_the_users_in_scope(duckdb_replay: Replay) -> None:

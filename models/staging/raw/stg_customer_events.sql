@@ -4,9 +4,9 @@
 
     Incremental by time slice of occurred_at (macros/incremental.sql): rows
     map one to one to raw rows, so a run recomputes the slices whose raw row
-    count changed and replaces them (on DuckDB a slice whose raw rows were
-    all deleted is emptied). On DuckDB the users of the replaced rows go to
-    the change log, for int_user_data_activity.
+    count changed and replaces them (a slice whose raw rows were all
+    deleted is emptied: record_rebuilt). On DuckDB the users of the
+    replaced rows go to the change log, for int_user_data_activity.
 #}
 {{ config(
     materialized='incremental',
@@ -22,9 +22,9 @@ source as (
 
     select * from {{ source('raw', 'customer_events') }}
     {%- if is_incremental() %}
-        {%- set changed = changed_time_slices(source('raw', 'customer_events'), 'occurred_at') %}
-        {%- do record_rebuilt(changed) %}
-    where {{ time_slice_filter('occurred_at', changed) }}
+        {%- set changes = time_slice_changes(source('raw', 'customer_events'), 'occurred_at') %}
+        {%- do record_rebuilt(changes.changed, vanished_slices=changes.vanished) %}
+    where {{ time_slice_filter('occurred_at', changes.changed) }}
     {%- endif %}
 
 ),
