@@ -22,7 +22,11 @@ every measurement alike; each is reported as the median of its rounds:
     ("an incremental run"). Also once, for information: (c0) the same
     `dbt run` again right after the last (c), with nothing new: what a run
     costs whatever the batch (dbt's start, every node's own queries, the
-    scans that find nothing to do).
+    scans that find nothing to do); and (b') the build of (b) without its unit
+    tests, on a fresh copy: unit tests read fixed fixtures, not the lakehouse,
+    so their cost (dbt rendering each test) is the same at any data size, and
+    a scheduled production build may leave them to CI
+    (`--exclude-resource-type unit_test`).
 
 dbt runs as a subprocess; its wall time and peak resident memory (getrusage of
 that child) are recorded. Before each timed dbt run an untimed `dbt parse` with
@@ -204,6 +208,7 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
     incrementals: list[Measured] = facts["incremental"]
     incremental_build: Measured = facts["incremental_build"]
     nothing_new: Measured = facts["nothing_new"]
+    without_unit_tests: Measured = facts["without_unit_tests"]
     full, incremental = median_run(fulls), median_run(incrementals)
     a = statistics.median(m.seconds for m in window)
     b = statistics.median(m.seconds for m in fulls)
@@ -247,6 +252,8 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         f"{incremental_build.seconds:.1f} | {incremental_build.peak_rss_mb:,.0f} MiB |",
         "| (c0) the same `dbt run` again right after (c), nothing new, once | "
         f"{nothing_new.seconds:.1f} | {nothing_new.peak_rss_mb:,.0f} MiB |",
+        "| (b') (b) without its unit tests (`--exclude-resource-type unit_test`), once | "
+        f"{without_unit_tests.seconds:.1f} | {without_unit_tests.peak_rss_mb:,.0f} MiB |",
         "",
         "| ratio | value | goal | |",
         "|---|---|---|---|",
@@ -255,6 +262,8 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
         f"{mark(incremental_ratio <= GOAL_INCREMENTAL)} |",
         f"| (c')/(b), for information | {build_ratio:.3f} | | |",
         f"| (c0)/(b), for information | {nothing_new.seconds / b:.3f} | | |",
+        f"| (b')/(a), for information | {without_unit_tests.seconds / a:.2f} | | |",
+        f"| ((c) - (c0))/(b), for information | {(c - nothing_new.seconds) / b:.3f} | | |",
         "",
         "Where the time goes, in the round of median time (sum of dbt's per-node times; "
         "two nodes run at once, so the sums exceed the wall time):",
@@ -269,6 +278,7 @@ def render(args: argparse.Namespace, facts: dict[str, Any]) -> str:
                 ("(c) incremental run", incremental),
                 ("(c') incremental build", incremental_build),
                 ("(c0) run with nothing new", nothing_new),
+                ("(b') full build without unit tests", without_unit_tests),
             )
         ),
         "",
@@ -397,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
 
     say("(c') the same incremental step as dbt build, on the copy")
     facts["incremental_build"] = Dbt(scratch, copy).timed("build", as_of=batch_as_of)
+    copy.unlink()
+    say("(b') the full build without unit tests, on a fresh copy")
+    shutil.copyfile(raw, copy)
+    facts["without_unit_tests"] = Dbt(scratch, copy).timed(
+        "build", "--full-refresh", "--exclude-resource-type", "unit_test", as_of=as_of
+    )
     copy.unlink()
     facts["load_after"] = load()
 
