@@ -31,7 +31,7 @@
       same with day slices and INSERT ... REPLACE WHERE (strategy
       `replace_time_slices`), which needs no self-referencing view. Both
       replace only the slices their new rows fall in, so a slice whose raw
-      rows were all deleted is emptied first (record_rebuilt).
+      rows were all deleted is emptied first (empty_time_slices).
 #}
 
 {# The slice a timestamp falls in, as a date. #}
@@ -113,11 +113,12 @@
     them the raw table holds no row of any more (all deleted, as by a
     retention job), as lists of 'YYYY-MM-DD' strings (None: the slice of
     rows without a time). Queries the warehouse; both empty outside an
-    incremental run.
+    incremental run and in one with --empty.
 #}
 {% macro time_slice_changes(source_relation, time_column) -%}
     {%- set changes = {'changed': [], 'vanished': []} -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- with --empty every source reads no row: every stored slice would look vanished -#}
+    {%- if not execute or not is_incremental() or flags.EMPTY -%}
         {{ return(changes) }}
     {%- endif -%}
     {%- set query -%}
@@ -267,31 +268,18 @@
 {%- endmacro %}
 
 {#
-    What an incremental run of a staging model rebuilds, settled before its
-    query runs (run, build and retry): the strategies replace a slice or a
-    key by its new rows, and one whose raw rows were all deleted has none,
-    so its stored rows must go another way.
-
-    DuckDB: written to `<model>__rebuilt`, the time slices
-    (`changed_slices`, as time_slice_changes() gives them) and the keys
-    (`keys_query`, a query of one column; none for a model without keys).
-    The strategies of a model with the config `replace_rebuilt` replace
-    every stored row it names and drop it. Returns the table (read its keys
-    with rebuilt_keys()).
-
-    Spark and Databricks replace the slices their new rows fall in, so the
-    `vanished_slices` (time_slice_changes()) are emptied here: Spark drops
-    their partitions (a slice is the month partition, `partition_by`),
-    Databricks deletes their rows (config `time_slice_column`). A reader
-    may see a vanished slice gone before the others are replaced: raw no
-    longer has it either. Returns none, as everywhere nothing is written
-    (compile, show, unit tests).
+    What an incremental run of a staging model on DuckDB rebuilds, written
+    before its query runs (run, build and retry) to `<model>__rebuilt`: the
+    time slices (`changed_slices`, as time_slice_changes() gives them) and
+    the keys (`keys_query`, a query of one column; none for a model without
+    keys). The strategies of a model with the config `replace_rebuilt`
+    replace every stored row it names and drop it: a slice or a key whose
+    raw rows were all deleted has no new row, and its stored rows must go
+    too. Returns the table (read its keys with rebuilt_keys()), or none
+    where nothing is written (builds_on_duckdb()).
 #}
-{% macro record_rebuilt(changed_slices, keys_query=none, vanished_slices=[]) -%}
-    {%- if not writes_model() -%}
-        {{ return(none) }}
-    {%- elif target.type != 'duckdb' -%}
-        {%- do empty_time_slices(vanished_slices) -%}
+{% macro record_rebuilt(changed_slices, keys_query=none) -%}
+    {%- if not builds_on_duckdb() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set rebuilt = companion_relation('rebuilt') -%}
@@ -315,9 +303,19 @@
     {{ return(rebuilt) }}
 {%- endmacro %}
 
-{# Spark and Databricks: removes the stored rows of `slices` (see record_rebuilt). #}
+{#
+    Spark and Databricks, while the model is built (run, build, retry):
+    removes the stored rows of `slices`, those raw holds no row of any more
+    (time_slice_changes()). Both engines replace only the slices their new
+    rows fall in, and these have none: Spark drops their partitions (a
+    slice is the month partition, `partition_by`), Databricks deletes their
+    rows (config `time_slice_column`). Before the model's query runs, so a
+    reader may see such a slice gone before the others are replaced: raw no
+    longer has it either. DuckDB replaces them with the rest
+    (record_rebuilt).
+#}
 {% macro empty_time_slices(slices) -%}
-    {%- if slices -%}
+    {%- if slices and writes_model() and target.type != 'duckdb' -%}
         {%- do run_query(empty_time_slices_sql(
             this, slices, config.get('partition_by') | first, config.get('time_slice_column')
         )) -%}
@@ -364,17 +362,19 @@
 {#
     Spark and Databricks: whole slices, the changed ones and those holding a
     stored row to judge again, closed under the key (when one delivery of an
-    event is recomputed, the slices of its other deliveries are too). A
+    event is recomputed, the slices of its other deliveries are too: those
+    of the keys in the slices' raw rows and in their stored rows, so that a
+    deleted delivery, the winner perhaps, has its siblings judged again). A
     redelivery usually keeps its event's time, so the closure rarely adds
     anything; it is computed here, in Jinja, so that the model's SQL never
-    reads the table it overwrites.
+    reads the table it overwrites. The slices raw no longer holds are
+    emptied once the closure has read their stored keys.
 #}
 {% macro spark__rebuilt_source(source_relation, time_column, key_column, delivery_column, judged_again_where) -%}
     {%- if not execute -%}
         {{ return('select * from ' ~ source_relation) }}
     {%- endif -%}
     {%- set changes = time_slice_changes(source_relation, time_column) -%}
-    {%- do record_rebuilt(changes.changed, vanished_slices=changes.vanished) -%}
     {%- set slices = changes.changed -%}
     {%- set judged_again -%}
         select distinct {{ time_slice(time_column) }} from {{ this }} where {{ judged_again_where }}
@@ -390,6 +390,10 @@
                 select {{ trimmed(key_column) }}
                 from {{ source_relation }}
                 where {{ time_slice_filter(time_column, state.fresh) }}
+                union all
+                select {{ key_column }}
+                from {{ this }}
+                where {{ time_slice_filter(time_column, state.fresh) }}
             )
         {%- endset -%}
         {%- set state.fresh = time_slices_of(run_query(siblings)) | reject('in', state.slices) | list -%}
@@ -400,6 +404,7 @@
             this ~ ': the slices sharing event keys did not settle in 20 rounds; run with --full-refresh'
         ) }}
     {%- endif -%}
+    {%- do empty_time_slices(changes.vanished) -%}
     {{ log(this ~ ': rebuilding ' ~ state.slices | length ~ ' time slice(s)', info=false) }}
     {{ return('select * from ' ~ source_relation ~ ' where ' ~ time_slice_filter(time_column, state.slices)) }}
 {%- endmacro %}
@@ -552,9 +557,9 @@
 {#
     Databricks (Delta): one atomic INSERT ... REPLACE WHERE over the slices
     present in the new rows, so readers never see a slice missing (a slice
-    raw no longer holds was emptied before: record_rebuilt). Not runnable in
-    this repository (no workspace): the SQL is Delta's documented form,
-    checked by rendering (tests/test_databricks_target.py).
+    raw no longer holds was emptied before: empty_time_slices). Not
+    runnable in this repository (no workspace): the SQL is Delta's
+    documented form, checked by rendering (tests/test_databricks_target.py).
 #}
 {% macro databricks__get_incremental_replace_time_slices_sql(arg_dict) -%}
     {%- set time_column = config.require('time_slice_column') -%}

@@ -1,7 +1,8 @@
 """The `databricks` target, as far as it can be checked without a workspace.
 
-Nothing here leaves the machine: dbt only parses (no connection is opened),
-and where the profile needs workspace settings they name 127.0.0.1.
+Nothing here leaves the machine: dbt parses, or runs an operation that
+renders SQL without a query, so no connection is opened; where the profile
+needs workspace settings they name 127.0.0.1.
 
 - Without the workspace settings, dbt and the connector stop at once and
   name the missing variable (with an empty token, the Databricks SDK tried
@@ -9,7 +10,9 @@ and where the profile needs workspace settings they name 127.0.0.1.
 - Staging keeps nothing that left raw: the per-user models and
   stg_user_profiles are tables on Databricks, rebuilt from raw on every run
   (a merge would keep a profile deleted from raw, PII and all), and the
-  event staging models replace the time slices they rebuilt.
+  event staging models replace the time slices they rebuilt, after
+  deleting those raw holds no row of any more (the Delta statements are
+  rendered and parsed as Databricks SQL).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def databricks_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     }
 
 
-def test_a_profile_deleted_from_raw_leaves_staging_on_databricks(
+def test_stg_user_profiles_is_a_table_and_nothing_merges_on_databricks(
     databricks_models: dict[str, Any],
 ) -> None:
     """A table is rebuilt from raw on every run; a merge keeps what raw lost."""
@@ -114,9 +117,13 @@ def test_a_profile_deleted_from_raw_leaves_staging_on_databricks(
     assert merged == []
 
 
-def test_event_staging_replaces_the_time_slices_it_rebuilt_on_databricks(
+def test_event_staging_uses_replace_time_slices_by_its_event_time_on_databricks(
     databricks_models: dict[str, Any],
 ) -> None:
+    """The slices a run deletes and replaces are those it counts per day of
+    the model's own time column (its rendered statements: tests below)."""
+    assert databricks_models["stg_privacy_events"]["time_slice_column"] == "event_timestamp"
+    assert databricks_models["stg_customer_events"]["time_slice_column"] == "occurred_at"
     incremental = {
         name: config["incremental_strategy"]
         for name, config in databricks_models.items()
@@ -185,6 +192,14 @@ def databricks_statements(tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return statements
 
 
+# A day of event_timestamp in one of the two slices; rows without a time
+# are the slice 0001-01-01.
+SLICE_PREDICATE = (
+    "(coalesce(cast(event_timestamp as date), cast('0001-01-01' as date)) in "
+    "(cast('0001-01-01' as date), cast('2025-01-02' as date)))"
+)
+
+
 def _parses_as_databricks_sql(statement: str) -> None:
     import sqlfluff
 
@@ -200,8 +215,7 @@ def test_a_slice_deleted_whole_from_raw_is_deleted_on_databricks(
     assert statement.startswith(
         "delete from `main`.`customerio_privacy`.`stg_privacy_events` where"
     )
-    assert "cast('2025-01-02' as date)" in statement
-    assert "cast('0001-01-01' as date)" in statement, "the slice of rows without a time"
+    assert SLICE_PREDICATE in statement, "day slices of the time column, as the run counts them"
     _parses_as_databricks_sql(statement)
 
 
@@ -213,5 +227,5 @@ def test_rebuilt_slices_are_replaced_atomically_on_databricks(
         "insert into `main`.`customerio_privacy`.`stg_privacy_events` replace where"
     )
     assert statement.endswith("table `stg_privacy_events__dbt_tmp`")
-    assert "cast('2025-01-02' as date)" in statement
+    assert SLICE_PREDICATE in statement
     _parses_as_databricks_sql(statement)

@@ -5,7 +5,7 @@
     Incremental by time slice of occurred_at (macros/incremental.sql): rows
     map one to one to raw rows, so a run recomputes the slices whose raw row
     count changed and replaces them (a slice whose raw rows were all
-    deleted is emptied: record_rebuilt). On DuckDB the users of the
+    deleted is emptied: empty_time_slices). On DuckDB the users of the
     replaced rows go to the change log, for int_user_data_activity.
 #}
 {{ config(
@@ -23,7 +23,8 @@ source as (
     select * from {{ source('raw', 'customer_events') }}
     {%- if is_incremental() %}
         {%- set changes = time_slice_changes(source('raw', 'customer_events'), 'occurred_at') %}
-        {%- do record_rebuilt(changes.changed, vanished_slices=changes.vanished) %}
+        {%- do record_rebuilt(changes.changed) %}
+        {%- do empty_time_slices(changes.vanished) %}
     where {{ time_slice_filter('occurred_at', changes.changed) }}
     {%- endif %}
 
