@@ -140,7 +140,7 @@
         having sum(raw_rows) != sum(stored_rows)
     {%- endset -%}
     {%- for time_slice, vanished in run_query(query).rows -%}
-        {%- set slice = none if time_slice is none else time_slice | string -%}
+        {%- set slice = time_slice_text(time_slice) -%}
         {%- do changes.changed.append(slice) -%}
         {%- if vanished -%}
             {%- do changes.vanished.append(slice) -%}
@@ -149,12 +149,18 @@
     {{ return(changes) }}
 {%- endmacro %}
 
+{# The slices in the first column of a query's result (time_slice_text()). #}
 {% macro time_slices_of(table) -%}
     {%- set slices = [] -%}
     {%- for row in table.rows -%}
-        {%- do slices.append(none if row[0] is none else row[0] | string) -%}
+        {%- do slices.append(time_slice_text(row[0])) -%}
     {%- endfor -%}
     {{ return(slices) }}
+{%- endmacro %}
+
+{# A slice read from the warehouse as 'YYYY-MM-DD', None for the slice of rows without a time. #}
+{% macro time_slice_text(value) -%}
+    {{ return(none if value is none else value | string) }}
 {%- endmacro %}
 
 {#

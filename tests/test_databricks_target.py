@@ -43,28 +43,37 @@ def _environment(**values: str) -> dict[str, str]:
     return {**base, **dbt, **values}
 
 
-def _dbt_parse(target_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    dbt = Path(sys.executable).parent / "dbt"
+def _dbt(*args: str, project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """dbt with the databricks target on `project`, in a process of its own
+    that sees exactly `env` (the workspace settings or their absence)."""
     return subprocess.run(
         [
-            str(dbt),
-            "parse",
+            str(Path(sys.executable).parent / "dbt"),
+            *args,
             "--target",
             "databricks",
             "--project-dir",
-            str(REPO),
-            "--target-path",
-            str(target_path),
-            "--log-path",
-            str(target_path / "logs"),
-            "--no-partial-parse",
+            str(project),
         ],
-        cwd=REPO,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
+    )
+
+
+def _dbt_parse(target_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _dbt(
+        "parse",
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
+        "--no-partial-parse",
+        project=REPO,
+        env=env,
     )
 
 
@@ -167,24 +176,13 @@ def databricks_statements(tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     )
     shutil.copytree(REPO / "macros", project / "macros")
     (project / "macros" / "render_slice_statements.sql").write_text(RENDER_MACRO)
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run-operation",
-            "render_slice_statements",
-            "--target",
-            "databricks",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(REPO),
-        ],
-        cwd=project,
+    done = _dbt(
+        "run-operation",
+        "render_slice_statements",
+        "--profiles-dir",
+        str(REPO),
+        project=project,
         env=_environment(**OFFLINE_WORKSPACE),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:]
     rendered = next(line for line in done.stdout.splitlines() if "RENDERED " in line)
